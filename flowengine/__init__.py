@@ -1,0 +1,4 @@
+"""flowengine: declarative call flows compiled to one state-machine IR, simulated on a fake channel
+and run on live calls through Asterisk or FreeSWITCH."""
+
+__version__ = "0.1.0"

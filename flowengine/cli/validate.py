@@ -1,0 +1,39 @@
+"""`flowengine validate FILE...`: compile each file and report every diagnostic (exit 1 on errors)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .. import formats
+from ..errors import FlowError
+from ._common import EXIT_INVALID, EXIT_OK, add_dialect_option, print_diagnostics
+
+
+def register(sub):
+    parser = sub.add_parser("validate", help="check flow files and report problems with file:line:col")
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    add_dialect_option(parser)
+    return parser
+
+
+def run(args) -> int:
+    failed = False
+    report = []
+    for source in args.files:
+        try:
+            flow = formats.load(source, args.dialect)
+        except FlowError as exc:
+            failed = failed or any(d.is_error for d in exc.diagnostics)
+            report.append({"file": source, "ok": False, "diagnostics": [d.to_json() for d in exc.diagnostics]})
+            if args.format == "text":
+                print_diagnostics(exc.diagnostics)
+            continue
+        report.append({"file": source, "ok": True, "states": len(flow.states), "diagnostics": []})
+        if args.format == "text":
+            print(f"{source}: ok ({flow.dialect}, {len(flow.states)} states)")
+    if args.format == "json":
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    return EXIT_INVALID if failed else EXIT_OK

@@ -1,0 +1,37 @@
+"""Identifiers: leg letters and record/message ids. Injected so simulations are repeatable."""
+
+from __future__ import annotations
+
+import itertools
+import string
+import uuid
+
+
+def leg_letters():
+    """A, B, …, Z, AA, AB, … in creation order."""
+    for size in itertools.count(1):
+        for letters in itertools.product(string.ascii_uppercase, repeat=size):
+            yield "".join(letters)
+
+
+class SequentialIds:
+    """Deterministic ids for simulation: rec_001, sms_001, …"""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, int] = {}
+
+    def next(self, prefix: str) -> str:
+        n = self._counters.get(prefix, 0) + 1
+        self._counters[prefix] = n
+        return f"{prefix}_{n:03d}"
+
+
+class RandomIds:
+    """Unique ids for live calls."""
+
+    def next(self, prefix: str) -> str:
+        return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def new_call_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,853 @@
+"""The interpreter: runs one call of a Flow on a Channel and writes its transcript.
+
+Theory of operation:
+  * A run is a stack of frames. A frame walks states of one flow with a *focus leg* (the leg its ops
+    address). `dial.on_answer` and `call` push a frame (for a dial, focused on the answered leg);
+    `document` in replace mode swaps the frame's flow for a freshly fetched one.
+  * After each op the interpreter follows `state.edges[outcome]`; no edge ends the frame. When the main
+    frame ends, the flow is over.
+  * A leg hanging up aborts every frame focused on it and every frame above those (the frame chain);
+    the frame below resumes after its dial. Losing the main leg ends the flow.
+  * Run end, always in this order: legs still up are hung up (A, B, C…), the `hangup` handler runs once
+    (without a leg), then the `end` event.
+  * Budgets (steps, virtual/real time, document fetches) end the run with an `error` event and skip the
+    handlers. Other runtime errors emit `error` and run the `error` handler when there is one.
+  * Events are emitted when an operation's outcome is known: `t` is the time it ended.
+
+Call outcomes come back from the channel as values; the exceptions defined here never leave this module.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+from ..errors import FlowError, IRError
+from ..expr import ExprError, Scope, resolve
+from ..ir.model import Flow, Op, State
+from .channel import (
+    HANGUP,
+    INTERRUPTED,
+    OK,
+    Channel,
+    CollectRequest,
+    ConferenceRequest,
+    DialRequest,
+    Prompt,
+    QueueRequest,
+    RecordRequest,
+    Result,
+    SpeechRequest,
+)
+from .clock import Clock, DeadlineReached, VirtualClock
+from .http import HttpClient, HttpRequest, HttpResponse
+from .ids import SequentialIds, leg_letters, new_call_id
+from .sms import NoSmsProvider, SmsSender
+
+log = logging.getLogger("flowengine.call")
+
+Loader = Callable[[str, str, str, str], "Flow | Awaitable[Flow]"]
+"""(body, content type, url, format) -> Flow; raises FlowError when the document is invalid."""
+
+RESERVED = frozenset({"call", "now", "sms"})
+PROMPT_LOOP_CAP = 100  # `loop: 0` inside an input request repeats the prompt at most this often
+ABORT = "\x00abort"  # the frame's chain lost a leg
+SWITCH = "\x00switch"  # the frame now runs another document
+DONE = "done"
+ABORTED = "aborted"
+
+
+@dataclass
+class CallInfo:
+    """What is known about the call before the flow starts (from the switch, the API or a scenario)."""
+
+    trigger: str = "inbound-call"
+    from_: str = "+15550000001"
+    to: str = "+15550000002"
+    from_name: str | None = None
+    at: datetime = field(default_factory=lambda: datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc))
+    call_id: str = field(default_factory=new_call_id)
+    variables: dict[str, Any] = field(default_factory=dict)
+    sms_body: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # dialect/switch details (fallback_url, …)
+
+    def builtins(self) -> dict[str, Any]:
+        call = {
+            "id": self.call_id, "trigger": self.trigger, "from": self.from_, "to": self.to,
+            "from_name": self.from_name, "at": self.at.isoformat().replace("+00:00", "Z"), **self.extra,
+        }
+        out: dict[str, Any] = {"call": call}
+        if self.trigger == "inbound-sms":
+            out["sms"] = {"from": self.from_, "to": self.to, "body": self.sms_body or ""}
+        return out
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_steps: int = 10_000
+    max_time: float = 3600.0
+    max_fetches: int = 50
+
+
+@dataclass
+class RunResult:
+    reason: str
+    events: list[dict]
+    steps: list[tuple[str, str, str]]  # (flow name, state id, outcome) per executed state
+    variables: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Leg:
+    name: str
+    party: str  # "caller" (leg A of an inbound call) or "callee"
+    up: bool = True
+    answered: bool = False
+
+
+@dataclass(slots=True)
+class Frame:
+    flow: Flow
+    state: str
+    focus: str | None
+    parent: str | None = None
+    chain: tuple[str, ...] = ()  # focus legs of this frame and every frame below it
+
+
+class _Fault(Exception):
+    """A runtime error: reported as an `error` event, then the error handler runs."""
+
+    def __init__(self, code: str, message: str, state: State | None = None):
+        super().__init__(message)
+        self.code, self.message, self.state = code, message, state
+
+
+class _Budget(_Fault):
+    """A budget ran out: reported, then the run stops without handlers."""
+
+
+class _Interrupted(Exception):
+    """A deadline (lifetime or time budget) cut the running operation short."""
+
+
+class Interpreter:
+    """Runs one call. `await Interpreter(flow, channel, ...).run()` returns the RunResult."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        channel: Channel,
+        *,
+        call: CallInfo | None = None,
+        clock: Clock | None = None,
+        http: HttpClient | None = None,
+        sms: SmsSender | None = None,
+        loader: Loader | None = None,
+        limits: Limits | None = None,
+        ids: Any = None,
+        on_event: Callable[[dict], None] | None = None,
+    ):
+        self.flow = flow
+        self.channel = channel
+        self.call = call or CallInfo()
+        self.clock = clock or VirtualClock(self.call.at)
+        self.http = http
+        self.sms = sms or NoSmsProvider()
+        self.loader = loader
+        self.limits = limits or Limits()
+        self.ids = ids or SequentialIds()
+        self.on_event = on_event
+        self.events: list[dict] = []
+        self.trace: list[tuple[str, str, str]] = []
+        self.vars: dict[str, Any] = {**_plain(flow.variables), **self.call.variables}
+        self.scope = Scope(self.vars, self.call.builtins(), now=self.clock.wall)
+        self.legs: dict[str, Leg] = {}
+        self._letters = leg_letters()
+        self._steps = 0
+        self._fetches = 0
+        self._reason: str | None = None
+        self._lifetime_at: float | None = None
+        self._lifetime_fired = False
+        self._budget_hit = False
+        self._handler_running: set[str] = set()
+        self._recording_url: str | None = None
+        self._guard = self.clock.needs_guard
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def emit(self, leg: str | None, op: str, fields: dict | None = None, t: float | None = None) -> None:
+        event = {"t": round(self.clock.now() if t is None else t, 3), "leg": leg or "A", "op": op}
+        if fields:
+            event.update(fields)
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _error_event(self, code: str, message: str, state: State | None) -> None:
+        fields = {"code": code, "message": message}
+        if state is not None and state.span is not None:
+            fields["source"] = str(state.span)
+        self.emit(None, "error", fields)
+        log.warning("%s %s: %s", self.call.call_id, code, message)
+
+    # -- the run -------------------------------------------------------------------------------------
+
+    async def run(self) -> RunResult:
+        self._set_deadline()
+        try:
+            await self._start()
+        except _Budget as exc:
+            self._budget_hit = True
+            self._error_event(exc.code, exc.message, exc.state)
+            self._reason = "error"
+        await self._finish()
+        return RunResult(self._reason or "flow_end", self.events, self.trace, self.vars)
+
+    async def _start(self) -> None:
+        trigger = self.call.trigger
+        if trigger == "inbound-call":
+            self._new_leg("caller")
+        entry = self.flow.entry_for(trigger)
+        if entry is None:
+            self._error_event("E_NO_ENTRY_FOR_TRIGGER", f"the flow has no entry for trigger {trigger!r}", None)
+            self._reason = "error"
+            return
+        if self.flow.answer == "start" and "A" in self.legs:
+            await self._answer_leg(self.legs["A"])
+        focus = "A" if "A" in self.legs else None
+        await self._run_main(Frame(self.flow, entry, focus, None, (focus,) if focus else ()))
+
+    async def _run_main(self, frame: Frame, handler: str | None = None) -> None:
+        """Run a main-level frame; deal with lifetime, faults and the error handler."""
+        if handler:
+            self._handler_running.add(handler)
+        try:
+            status = await self._run_frame(frame)
+            if self._reason is None:
+                self._reason = "flow_end" if status == DONE else "caller_hangup"
+        except _Interrupted:
+            if self.clock.now() >= self.limits.max_time - 1e-9:
+                raise _Budget("E_MAX_TIME", f"the call ran longer than {self.limits.max_time:g} s") from None
+            await self._on_lifetime()
+        except _Budget:
+            raise
+        except _Fault as exc:
+            self._error_event(exc.code, exc.message, exc.state)
+            main = self._main_leg()
+            if "error" in self.flow.handlers and "error" not in self._handler_running and main:
+                await self._run_main(Frame(self.flow, self.flow.handlers["error"], main, None, (main,)), "error")
+            elif self._reason is None:
+                self._reason = "error"
+
+    async def _on_lifetime(self) -> None:
+        self._lifetime_fired = True
+        self._set_deadline()
+        self.emit(self._main_leg(), "lifetime_expired", {"seconds": self.flow.lifetime})
+        main = self._main_leg()
+        if "lifetime" in self.flow.handlers and main:
+            await self._run_main(Frame(self.flow, self.flow.handlers["lifetime"], main, None, (main,)), "lifetime")
+        elif self._reason is None:
+            self._reason = "lifetime"
+
+    async def _finish(self) -> None:
+        for leg in self.legs.values():
+            if leg.up:
+                await self.channel.hangup(leg.name, None)
+                leg.up = False
+                self.emit(leg.name, "hangup", {"by": "flow"})
+        handler = self.flow.handlers.get("hangup")
+        if handler and not self._budget_hit:
+            self._handler_running.add("hangup")
+            try:
+                await self._run_frame(Frame(self.flow, handler, None))
+            except _Fault as exc:
+                self._error_event(exc.code, exc.message, exc.state)
+            except _Interrupted:
+                self._error_event("E_MAX_TIME", f"the call ran longer than {self.limits.max_time:g} s", None)
+        self.emit(None, "end", {"reason": self._reason or "flow_end"})
+
+    async def _run_frame(self, frame: Frame) -> str:
+        states = frame.flow.states
+        while True:
+            state = states[frame.state]
+            self._count_step(state)
+            op = state.op
+            if op._dynamic:
+                op = self._resolve(op, state)
+            outcome = await _HANDLERS[op.kind](self, frame, op, state)
+            self.trace.append((frame.flow.name, state.id, outcome))
+            if outcome is ABORT:
+                return ABORTED
+            if outcome is SWITCH:
+                states = frame.flow.states
+                continue
+            target = state.edges.get(outcome)
+            if target is None:
+                return DONE
+            frame.state = target
+
+    def _count_step(self, state: State | None) -> None:
+        self._steps += 1
+        if self._steps > self.limits.max_steps:
+            raise _Budget("E_MAX_STEPS", f"more than {self.limits.max_steps} steps (a loop without input?)", state)
+        now = self.clock.now()
+        if now >= self.limits.max_time:
+            raise _Budget("E_MAX_TIME", f"the call ran longer than {self.limits.max_time:g} s", state)
+        if self._lifetime_at is not None and not self._lifetime_fired and now >= self._lifetime_at:
+            raise _Interrupted()
+
+    def _resolve(self, op: Op, state: State) -> Op:
+        try:
+            values = {name: resolve(getattr(op, name), self.scope) for name in op._dynamic}
+            return replace(op, **values)
+        except IRError as exc:
+            raise _Fault("E_PARAM_TYPE", f"{op.kind}: {exc.message}", state) from None
+        except ExprError as exc:
+            raise _Fault(exc.code if exc.code != "E_EXPR" else "E_EXPR_RUNTIME", exc.message, state) from None
+
+    # -- legs and deadlines ----------------------------------------------------------------------------
+
+    def _new_leg(self, party: str) -> Leg:
+        leg = Leg(next(self._letters), party, up=party == "caller")
+        self.legs[leg.name] = leg
+        return leg
+
+    def _main_leg(self) -> str | None:
+        leg = self.legs.get("A")
+        return "A" if leg is not None and leg.up else None
+
+    def _set_deadline(self) -> None:
+        deadline = self.limits.max_time
+        if self._lifetime_at is not None and not self._lifetime_fired:
+            deadline = min(deadline, self._lifetime_at)
+        self.clock.set_deadline(deadline)
+
+    async def _io(self, operation: Awaitable[Any]) -> Any:
+        if not self._guard:
+            return await operation
+        try:
+            return await self.clock.guard(operation)
+        except DeadlineReached:
+            raise _Interrupted() from None
+
+    def _leg_for(self, frame: Frame, op: Op, state: State) -> Leg | None:
+        name = op.leg or frame.focus
+        leg = self.legs.get(name) if name else None
+        if leg is None or not leg.up:
+            self._error_event("E_NO_CALL", f"{op.kind}: no live call leg {name or ''}".rstrip(), state)
+            return None
+        return leg
+
+    async def _answer_leg(self, leg: Leg) -> Result:
+        result = await self._io(self.channel.answer(leg.name))
+        if result.outcome == OK:
+            leg.answered = True
+            self.emit(leg.name, "answer")
+            if leg.name == "A" and self.flow.lifetime is not None and self._lifetime_at is None:
+                self._lifetime_at = self.clock.now() + self.flow.lifetime
+                self._set_deadline()
+        return result
+
+    async def _media_leg(self, frame: Frame, op: Op, state: State) -> Leg | None:
+        """The leg for a media op, answered first when the flow answers lazily."""
+        leg = self._leg_for(frame, op, state)
+        if leg is not None and not leg.answered and self.flow.answer == "auto":
+            result = await self._answer_leg(leg)
+            if result.outcome != OK:
+                self._conclude(frame, result, leg.name)
+                return None
+        return leg
+
+    def _gone(self, name: str) -> None:
+        leg = self.legs.get(name)
+        if leg is not None and leg.up:
+            leg.up = False
+            self.emit(name, "hangup", {"by": leg.party})
+            if name == "A" and self._reason is None:
+                self._reason = "caller_hangup"
+
+    def _conclude(self, frame: Frame, result: Result, leg: str, ok: str = "ok") -> str:
+        """The outcome after a channel result: `ok`, or ABORT when the frame's chain lost a leg."""
+        if result.outcome == OK:
+            return ok
+        if result.outcome == HANGUP:
+            self._gone(result.hangup_leg or leg)
+            return ABORT if self._chain_broken(frame) else ok
+        if result.outcome == INTERRUPTED:
+            raise _Interrupted()
+        raise _Fault("E_CHANNEL", f"channel returned unknown outcome {result.outcome!r}")
+
+    def _chain_broken(self, frame: Frame) -> bool:
+        return any(not self.legs[name].up for name in frame.chain)
+
+    def _bind(self, op: Op, value: dict) -> None:
+        if op.result:
+            self.vars[op.result] = value
+
+    # -- op handlers: each returns an outcome, ABORT or SWITCH ------------------------------------------
+
+    async def _op_answer(self, frame: Frame, op: Op, state: State) -> str:
+        leg = self._leg_for(frame, op, state)
+        if leg is None or leg.answered:
+            return "ok"
+        return self._conclude(frame, await self._answer_leg(leg), leg.name)
+
+    async def _op_ringing(self, frame: Frame, op: Op, state: State) -> str:
+        leg = self._leg_for(frame, op, state)
+        if leg is None:
+            return "ok"
+        result = await self._io(self.channel.ringing(leg.name))
+        if result.outcome == OK:
+            self.emit(leg.name, "ringing")
+        return self._conclude(frame, result, leg.name)
+
+    async def _op_reject(self, frame: Frame, op: Op, state: State) -> str:
+        leg = self._leg_for(frame, op, state)
+        if leg is None:
+            return ABORT
+        if leg.answered:
+            return await self._hangup_leg(frame, leg, "busy" if op.reason == "busy" else "rejected")
+        await self.channel.reject(leg.name, op.reason)
+        leg.up = False
+        self.emit(leg.name, "reject", {"reason": op.reason})
+        if leg.name == "A" and self._reason is None:
+            self._reason = "rejected"
+        return ABORT
+
+    async def _op_hangup(self, frame: Frame, op: Op, state: State) -> str:
+        leg = self._leg_for(frame, op, state)
+        if leg is None:
+            return "ok"
+        return await self._hangup_leg(frame, leg, op.cause)
+
+    async def _hangup_leg(self, frame: Frame, leg: Leg, cause: Any) -> str:
+        await self.channel.hangup(leg.name, cause)
+        leg.up = False
+        self.emit(leg.name, "hangup", {"by": "flow", **({"cause": cause} if cause is not None else {})})
+        if leg.name == "A" and self._reason is None:
+            self._reason = "hangup"
+        return ABORT if leg.name in frame.chain else "ok"
+
+    async def _op_media(self, frame: Frame, op: Op, state: State) -> str:
+        leg = await self._media_leg(frame, op, state)
+        if leg is None:
+            return ABORT if self._chain_broken(frame) else "ok"
+        prompt = _prompt(op)
+        loop = getattr(op, "loop", 1)
+        if loop == 0 and _zero_length(prompt):
+            loop = 1
+        repetition = 0
+        while loop == 0 or repetition < loop:
+            if repetition:
+                self._count_step(state)
+            repetition += 1
+            result = await self._io(self.channel.play(leg.name, prompt))
+            self.emit(leg.name, prompt.kind, _prompt_fields(prompt, result.outcome != OK))
+            if result.outcome != OK:
+                return self._conclude(frame, result, leg.name)
+        return "ok"
+
+    async def _op_send_dtmf(self, frame: Frame, op: Op, state: State) -> str:
+        leg = await self._media_leg(frame, op, state)
+        if leg is None:
+            return ABORT if self._chain_broken(frame) else "ok"
+        return await self._send_dtmf(frame, leg.name, op.digits)
+
+    async def _send_dtmf(self, frame: Frame, leg: str, digits: str) -> str:
+        result = await self._io(self.channel.send_dtmf(leg, digits))
+        self.emit(leg, "send_dtmf", {"digits": digits})
+        return self._conclude(frame, result, leg)
+
+    def _prompts(self, ops: tuple[Op, ...], state: State) -> tuple[Prompt, ...]:
+        prompts: list[Prompt] = []
+        for prompt_op in ops:
+            if prompt_op._dynamic:
+                prompt_op = self._resolve(prompt_op, state)
+            prompt = _prompt(prompt_op)
+            loop = getattr(prompt_op, "loop", 1)
+            if loop == 0:
+                loop = 1 if _zero_length(prompt) else PROMPT_LOOP_CAP
+            prompts.extend([prompt] * loop)
+        return tuple(prompts)
+
+    def _emit_prompts(self, leg: str, prompts: tuple[Prompt, ...], outcomes: list) -> None:
+        for outcome in outcomes:
+            prompt = prompts[outcome.index]
+            self.emit(leg, prompt.kind, _prompt_fields(prompt, outcome.interrupted), t=outcome.ended_at)
+
+    async def _op_collect(self, frame: Frame, op: Op, state: State) -> str:
+        leg = await self._media_leg(frame, op, state)
+        if leg is None:
+            return ABORT if self._chain_broken(frame) else "timeout"
+        prompts = self._prompts(op.prompts, state)
+        request = CollectRequest(
+            prompts=prompts, max_digits=op.max_digits, min_digits=op.min_digits, timeout=op.timeout,
+            inter_digit_timeout=op.timeout if op.inter_digit_timeout is None else op.inter_digit_timeout,
+            finish_on_key=op.finish_on_key or "", barge_in=op.barge_in, choices=op.choices,
+            early_match=op.early_match,
+        )
+        result = await self._io(self.channel.collect(leg.name, request))
+        self._emit_prompts(leg.name, prompts, result.prompts)
+        fields = {"max_digits": op.max_digits, "timeout": op.timeout}
+        if op.finish_on_key:
+            fields["finish_on_key"] = op.finish_on_key
+        fields.update(digits=result.digits, reason=result.reason)
+        self.emit(leg.name, "collect", fields)
+        self._bind(op, {"digits": result.digits, "reason": result.reason})
+        digits = result.digits
+        if op.choices is not None:
+            outcome = f"match:{digits}" if digits in op.choices else ("timeout" if not digits else "invalid")
+        else:
+            outcome = "timeout" if not digits else ("invalid" if len(digits) < op.min_digits else "ok")
+        return self._conclude(frame, result, leg.name, outcome)
+
+    async def _op_speech(self, frame: Frame, op: Op, state: State) -> str:
+        leg = await self._media_leg(frame, op, state)
+        if leg is None:
+            return ABORT if self._chain_broken(frame) else "timeout"
+        prompts = self._prompts(op.prompts, state)
+        request = SpeechRequest(prompts=prompts, hints=tuple(op.hints), language=op.language, timeout=op.timeout,
+                                dtmf=op.dtmf, max_digits=op.max_digits, finish_on_key=op.finish_on_key or "")
+        result = await self._io(self.channel.speech(leg.name, request))
+        self._emit_prompts(leg.name, prompts, result.prompts)
+        fields: dict[str, Any] = {}
+        if op.hints:
+            fields["hints"] = list(op.hints)
+        fields["text"] = result.text
+        if result.confidence is not None:
+            fields["confidence"] = result.confidence
+        if result.digits:
+            fields["digits"] = result.digits
+        fields["reason"] = result.reason
+        self.emit(leg.name, "speech", fields)
+        self._bind(op, {"text": result.text, "confidence": result.confidence, "digits": result.digits,
+                        "reason": result.reason})
+        outcome = "ok" if (result.text or result.digits) else "timeout"
+        return self._conclude(frame, result, leg.name, outcome)
+
+    async def _op_record(self, frame: Frame, op: Op, state: State) -> str:
+        leg = await self._media_leg(frame, op, state)
+        if leg is None:
+            return ABORT if self._chain_broken(frame) else "timeout"
+        request = RecordRequest(max_length=op.max_length, finish_on_key=op.finish_on_key or "", beep=op.beep,
+                                silence_timeout=op.silence_timeout)
+        result = await self._io(self.channel.record(leg.name, request))
+        fields: dict[str, Any] = {"max_length": op.max_length}
+        if op.finish_on_key:
+            fields["finish_on_key"] = op.finish_on_key
+        if op.beep:
+            fields["beep"] = True
+        fields.update(duration=result.duration, url=result.url, reason=result.reason)
+        self.emit(leg.name, "record", fields)
+        self._bind(op, {"url": result.url, "duration": result.duration, "reason": result.reason,
+                        "digits": result.digits})
+        return self._conclude(frame, result, leg.name, "ok" if result.duration > 0 else "timeout")
+
+    async def _op_record_start(self, frame: Frame, op: Op, state: State) -> str:
+        leg = await self._media_leg(frame, op, state)
+        if leg is None:
+            return ABORT if self._chain_broken(frame) else "ok"
+        result = await self._io(self.channel.record_start(leg.name, op.legs))
+        self._recording_url = result.url
+        self.emit(leg.name, "record_start", {"url": result.url})
+        self._bind(op, {"url": result.url})
+        return self._conclude(frame, result, leg.name)
+
+    async def _op_record_stop(self, frame: Frame, op: Op, state: State) -> str:
+        leg = self._leg_for(frame, op, state)
+        if leg is None:
+            return "ok"
+        result = await self._io(self.channel.record_stop(leg.name))
+        self.emit(leg.name, "record_stop", {"url": self._recording_url} if self._recording_url else None)
+        return self._conclude(frame, result, leg.name)
+
+    async def _op_dial(self, frame: Frame, op: Op, state: State) -> str:
+        focus = op.leg or frame.focus
+        if focus is not None and (focus not in self.legs or not self.legs[focus].up):
+            self._error_event("E_NO_CALL", f"dial: no live call leg {focus}", state)
+            return ABORT if self._chain_broken(frame) else "failed"
+        new = self._new_leg("callee")
+        new.up = False
+        targets = tuple(op.targets)
+        request = DialRequest(targets=targets, timeout=op.timeout, caller_id=op.caller_id)
+        result = await self._io(self.channel.dial(focus, new.name, request))
+        fields: dict[str, Any] = {"targets": list(targets)}
+        if op.caller_id:
+            fields["caller_id"] = op.caller_id
+        fields.update(timeout=op.timeout, status=result.status)
+        if result.answered_by:
+            fields["answered_by"] = result.answered_by
+        fields["new_leg"] = new.name
+        self.emit(focus or new.name, "dial", fields)
+        outcome: dict[str, Any] = {"status": result.status, "leg": new.name, "answered_by": result.answered_by,
+                                   "duration": 0}
+        self._bind(op, outcome)
+        if result.outcome != OK or result.status != "answered":
+            return self._conclude(frame, result, focus or new.name, result.status)
+        new.up = new.answered = True
+        if op.send_digits and await self._send_dtmf(frame, new.name, op.send_digits) is ABORT:
+            return ABORT
+        if op.on_answer is not None and new.up:
+            sub = Frame(frame.flow, op.on_answer, new.name, focus, frame.chain + (new.name,))
+            await self._run_frame(sub)
+            if self._chain_broken(frame):
+                return ABORT
+        if focus is None:
+            frame.focus = new.name
+            frame.chain = frame.chain + (new.name,)
+            return "answered"
+        if op.bridge and new.up:
+            outcome_or_abort, duration = await self._bridge(frame, focus, new.name, op.time_limit)
+            outcome["duration"] = duration
+            if outcome_or_abort is ABORT:
+                return ABORT
+        return "answered"
+
+    async def _bridge(self, frame: Frame, leg: str, peer: str, time_limit: float | None) -> tuple[str, float]:
+        if not self.legs[leg].answered and self.flow.answer == "auto":
+            result = await self._answer_leg(self.legs[leg])
+            if result.outcome != OK:
+                return self._conclude(frame, result, leg), 0.0
+        result = await self._io(self.channel.bridge(leg, peer, time_limit))
+        ended_by = result.ended_by or peer
+        self.emit(leg, "bridge", {"with": peer, "duration": round(result.duration, 3), "ended_by": ended_by})
+        if result.outcome == OK and result.ended_by is None and self.legs[peer].up:
+            return await self._hangup_leg(frame, self.legs[peer], None), result.duration
+        return self._conclude(frame, result, ended_by), result.duration
+
+    async def _op_bridge(self, frame: Frame, op: Op, state: State) -> str:
+        leg = self._leg_for(frame, op, state)
+        peer = op.peer or frame.parent
+        if leg is None:
+            return ABORT if self._chain_broken(frame) else "ok"
+        if peer is None or peer not in self.legs or not self.legs[peer].up:
+            raise _Fault("E_NO_PARENT", "bridge: no live leg to bridge with", state)
+        outcome, duration = await self._bridge(frame, leg.name, peer, op.time_limit)
+        self._bind(op, {"duration": duration})
+        return outcome
+
+    async def _op_queue(self, frame: Frame, op: Op, state: State) -> str:
+        leg = await self._media_leg(frame, op, state)
+        if leg is None:
+            return ABORT if self._chain_broken(frame) else "no_agents"
+        result = await self._io(self.channel.queue(leg.name, QueueRequest(op.name, op.max_wait, op.exit_key)))
+        self.emit(leg.name, "queue", {"name": op.name, "status": result.status})
+        status = result.status
+        outcome = _QUEUE_OUTCOMES.get(status, "exit" if status.startswith("exit:") else "no_agents")
+        self._bind(op, {"status": status, "duration": result.duration,
+                        "exit_key": status[5:] if status.startswith("exit:") else None})
+        return self._conclude(frame, result, leg.name, outcome)
+
+    async def _op_conference(self, frame: Frame, op: Op, state: State) -> str:
+        leg = await self._media_leg(frame, op, state)
+        if leg is None:
+            return ABORT if self._chain_broken(frame) else "ok"
+        request = ConferenceRequest(op.room, op.muted, op.beep, op.start_on_enter, op.end_on_exit,
+                                    op.max_participants)
+        result = await self._io(self.channel.conference(leg.name, request))
+        self.emit(leg.name, "conference", {"room": op.room, "duration": round(result.duration, 3)})
+        self._bind(op, {"duration": result.duration})
+        return self._conclude(frame, result, leg.name)
+
+    async def _send_http(self, request: HttpRequest, leg: str | None) -> HttpResponse:
+        if self.http is None:
+            response = HttpResponse(0, error="no HTTP client configured")
+        else:
+            response = await self.http.send(request)
+        fields: dict[str, Any] = {"method": request.method, "url": request.url}
+        if request.params:
+            fields["params"] = request.params
+        if request.body is not None:
+            fields["body"] = request.body
+        fields["status"] = response.status
+        self.emit(leg, "http", fields)
+        return response
+
+    async def _op_http(self, frame: Frame, op: Op, state: State) -> str:
+        headers = dict(op.headers or {})
+        body = op.body
+        if op.json_body is not None:
+            body = json.dumps(_plain(op.json_body), separators=(",", ":"), ensure_ascii=False)
+            headers.setdefault("Content-Type", "application/json")
+        request = HttpRequest(op.method, op.url, _str_params(op.params), body, headers, op.timeout)
+        response = await self._send_http(request, frame.focus)
+        self._bind(op, {
+            "ok": response.ok, "status": response.status, "body": response.body, "json": response.json(),
+            "headers": response.headers, "error": response.error,
+        })
+        return "ok" if response.ok else "error"
+
+    async def _op_document(self, frame: Frame, op: Op, state: State) -> str:
+        self._fetches += 1
+        if self._fetches > self.limits.max_fetches:
+            raise _Budget("E_MAX_FETCHES", f"more than {self.limits.max_fetches} document fetches", state)
+        request = HttpRequest(op.method, op.url, _str_params(op.params), None, {}, op.timeout)
+        response = await self._send_http(request, frame.focus)
+        if not response.ok:
+            detail = f"status {response.status}" if response.status else (response.error or "no answer")
+            self._error_event("E_FETCH", f"fetching {op.url} failed: {detail}", state)
+            return "error"
+        if self.loader is None:
+            raise _Fault("E_NO_LOADER", "document: no document loader configured", state)
+        try:
+            loaded = self.loader(response.body, response.content_type, op.url, op.format)
+            flow = await loaded if inspect.isawaitable(loaded) else loaded
+        except FlowError as exc:
+            first = exc.diagnostics[0] if exc.diagnostics else None
+            detail = f"{first.code}: {first.message}" if first else str(exc)
+            self._error_event("E_DOCUMENT", f"{op.url}: {detail}", state)
+            return "error"
+        entry = flow.entry_for(self.call.trigger)
+        if entry is None:
+            self._error_event("E_DOCUMENT", f"{op.url}: the document has no entry", state)
+            return "error"
+        if op.mode == "replace":
+            frame.flow, frame.state = flow, entry
+            return SWITCH
+        status = await self._run_frame(Frame(flow, entry, frame.focus, frame.parent, frame.chain))
+        return ABORT if status == ABORTED and self._chain_broken(frame) else "ok"
+
+    async def _op_sms(self, frame: Frame, op: Op, state: State) -> str:
+        to = [op.to] if isinstance(op.to, str) else list(op.to)
+        result = await self.sms.send(to, op.from_, op.body)
+        fields: dict[str, Any] = {"to": op.to if isinstance(op.to, str) else list(op.to)}
+        if op.from_:
+            fields["from"] = op.from_
+        fields["body"] = op.body
+        self.emit(frame.focus, "sms", fields)
+        self._bind(op, {"ok": result.ok, "sid": result.sid, "status": result.status})
+        return "ok" if result.ok else "error"
+
+    async def _op_set(self, frame: Frame, op: Op, state: State) -> str:
+        if op.name in RESERVED:
+            raise _Fault("E_RESERVED_ASSIGN", f"{op.name!r} is read-only", state)
+        value = _plain(op.value)
+        self.vars[op.name] = value
+        self.emit(frame.focus, "set", {"name": op.name, "value": value})
+        return "ok"
+
+    async def _op_log(self, frame: Frame, op: Op, state: State) -> str:
+        message = op.message if isinstance(op.message, str) else json.dumps(_plain(op.message))
+        self.emit(frame.focus, "log", {"message": message})
+        log.log(logging.getLevelName(op.level.upper()), "%s %s", self.call.call_id, message)
+        return "ok"
+
+    async def _op_branch(self, frame: Frame, op: Op, state: State) -> str:
+        try:
+            for case in op.cases:
+                if case.when.evaluate(self.scope):
+                    return f"match:{case.key}"
+        except ExprError as exc:
+            raise _Fault(exc.code if exc.code != "E_EXPR" else "E_EXPR_RUNTIME", exc.message, state) from None
+        return "ok"
+
+    async def _op_goto(self, frame: Frame, op: Op, state: State) -> str:
+        return "ok"
+
+    async def _op_call(self, frame: Frame, op: Op, state: State) -> str:
+        focus = op.leg or frame.focus
+        chain = frame.chain + ((focus,) if focus and focus not in frame.chain else ())
+        await self._run_frame(Frame(frame.flow, op.entry, focus, frame.parent, chain))
+        return ABORT if self._chain_broken(frame) else "ok"
+
+    async def _op_fail(self, frame: Frame, op: Op, state: State) -> str:
+        raise _Fault(op.code, str(op.message), state)
+
+
+_HANDLERS: dict[str, Callable[..., Awaitable[str]]] = {
+    "answer": Interpreter._op_answer,
+    "ringing": Interpreter._op_ringing,
+    "reject": Interpreter._op_reject,
+    "hangup": Interpreter._op_hangup,
+    "say": Interpreter._op_media,
+    "play": Interpreter._op_media,
+    "silence": Interpreter._op_media,
+    "say_digits": Interpreter._op_media,
+    "send_dtmf": Interpreter._op_send_dtmf,
+    "collect": Interpreter._op_collect,
+    "speech": Interpreter._op_speech,
+    "record": Interpreter._op_record,
+    "record_start": Interpreter._op_record_start,
+    "record_stop": Interpreter._op_record_stop,
+    "dial": Interpreter._op_dial,
+    "bridge": Interpreter._op_bridge,
+    "queue": Interpreter._op_queue,
+    "conference": Interpreter._op_conference,
+    "http": Interpreter._op_http,
+    "document": Interpreter._op_document,
+    "sms": Interpreter._op_sms,
+    "set": Interpreter._op_set,
+    "log": Interpreter._op_log,
+    "branch": Interpreter._op_branch,
+    "goto": Interpreter._op_goto,
+    "call": Interpreter._op_call,
+    "fail": Interpreter._op_fail,
+}
+
+_QUEUE_OUTCOMES = {
+    "answered": "answered",
+    "answered/agent_hangup": "agent_hangup",
+    "answered/caller_hangup": "answered",
+    "timeout": "timeout",
+    "no_agents": "no_agents",
+}
+
+
+def _prompt(op: Op) -> Prompt:
+    kind = op.kind
+    if kind == "say":
+        return Prompt("say", op.text, voice=op.voice, language=op.language, ssml=op.ssml)
+    if kind == "play":
+        return Prompt("play", op.url)
+    if kind == "silence":
+        return Prompt("silence", seconds=float(op.seconds))
+    return Prompt("say_digits", op.digits, method=op.method)
+
+
+def _zero_length(prompt: Prompt) -> bool:
+    return (prompt.kind == "silence" and prompt.seconds <= 0) or (prompt.kind != "silence" and not prompt.text)
+
+
+def _prompt_fields(prompt: Prompt, interrupted: bool) -> dict[str, Any]:
+    kind = prompt.kind
+    if kind == "say":
+        fields: dict[str, Any] = {"text": prompt.text}
+        if prompt.voice:
+            fields["voice"] = prompt.voice
+        if prompt.language:
+            fields["language"] = prompt.language
+        if prompt.ssml:
+            fields["ssml"] = True
+    elif kind == "play":
+        fields = {"url": prompt.text}
+    elif kind == "silence":
+        fields = {"seconds": prompt.seconds}
+    else:
+        fields = {"digits": prompt.text}
+        if prompt.method:
+            fields["method"] = prompt.method
+    if interrupted:
+        fields["interrupted"] = True
+    return fields
+
+
+def _plain(value: Any) -> Any:
+    """Plain JSON (dicts and lists) from IR values (FrozenDicts and tuples)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _str_params(params: Any) -> dict[str, str] | None:
+    """Form/query fields as text, the way they travel over HTTP."""
+    if not params:
+        return None
+    from ..expr.basic import to_text
+
+    return {str(k): to_text(v) for k, v in params.items()}

@@ -2,8 +2,8 @@
 
 An `Expr` is a frozen (language, source) pair. Its source is compiled once, when the IR is built, so a
 syntax error is a compile-time diagnostic; evaluation at run time only looks things up in a `Scope`.
-Languages are registered by name (`var` and `template` here; `js` and `js-template` from the ACTIONS10
-support) so formats and the runtime share them without importing each other.
+Languages are registered by name (`var`, `template` and `calc` here; `js` and `js-template` from the
+ACTIONS10 support) so formats and the runtime share them without importing each other.
 
 In IR JSON an expression is written `{"$expr": "<language>", "src": "<source>"}`.
 """
@@ -163,3 +163,4 @@ def truthy(value: Any) -> bool:
 
 
 from . import basic as _basic  # noqa: E402,F401  (registers the built-in languages)
+from . import calc as _calc  # noqa: E402,F401

@@ -23,8 +23,9 @@ def source_text(path: str) -> str | None:
         return None
 
 
-def print_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO = sys.stderr, limit: int = 20) -> None:
+def print_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO | None = None, limit: int = 20) -> None:
     diagnostics = list(diagnostics)
+    stream = stream or sys.stderr
     sources = {}
     for diag in diagnostics:
         if diag.span is not None and diag.span.file not in sources:

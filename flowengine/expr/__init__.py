@@ -25,6 +25,7 @@ __all__ = [
     "language_names",
     "resolve",
     "contains_expr",
+    "expr_names",
     "truthy",
 ]
 
@@ -72,6 +73,14 @@ def language_names() -> list[str]:
     return sorted(set(_LANGUAGES) | set(_LAZY))
 
 
+def expr_names(expr: "Expr") -> frozenset[str] | None:
+    """The top-level variable names `expr` reads (`a` for `a.b.c`), or None when its language cannot
+    tell. A language opts in with a `names(src, compiled) -> frozenset[str]` method; static checks
+    (lint's unset and unused variables) use it and skip expressions whose names are unknown."""
+    hook = getattr(get_language(expr.lang), "names", None)
+    return None if hook is None else frozenset(hook(expr.src, expr.compiled))
+
+
 @dataclass(frozen=True, slots=True)
 class Expr:
     """An expression in a named language. Compiled on construction; equal when language and source are."""
@@ -102,17 +111,24 @@ class Scope:
     after it and cannot be assigned through `set`.
     """
 
-    __slots__ = ("vars", "builtins", "_now")
+    __slots__ = ("vars", "_builtins", "_now")
 
     def __init__(
         self,
         vars: dict[str, Any],
-        builtins: dict[str, Any] | None = None,
+        builtins: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
         now: Callable[[], datetime] | None = None,
     ):
         self.vars = vars
-        self.builtins = builtins if builtins is not None else {}
+        self._builtins = builtins if builtins is not None else {}
         self._now = now
+
+    @property
+    def builtins(self) -> dict[str, Any]:
+        """The read-only built-ins (built on first use when given as a factory)."""
+        if callable(self._builtins):
+            self._builtins = self._builtins()
+        return self._builtins
 
     def now(self) -> datetime:
         if self._now is None:

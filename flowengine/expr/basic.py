@@ -62,6 +62,9 @@ class VarLanguage:
     def evaluate(self, compiled: tuple[str, ...], scope: Scope) -> Any:
         return lookup_path(compiled, scope)
 
+    def names(self, src: str, compiled: tuple[str, ...]) -> frozenset[str]:
+        return frozenset({compiled[0]})
+
 
 class TemplateLanguage:
     name = "template"
@@ -86,6 +89,9 @@ class TemplateLanguage:
 
     def evaluate(self, compiled: tuple, scope: Scope) -> str:
         return "".join(p if isinstance(p, str) else to_text(lookup_path(p, scope)) for p in compiled)
+
+    def names(self, src: str, compiled: tuple) -> frozenset[str]:
+        return frozenset(p[0] for p in compiled if not isinstance(p, str))
 
 
 register_language(VarLanguage())

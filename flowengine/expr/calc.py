@@ -174,5 +174,12 @@ class CalcLanguage:
     def evaluate(self, compiled: Callable[[Scope], Any], scope: Scope) -> Any:
         return compiled(scope)
 
+    def names(self, src: str, compiled: Callable[[Scope], Any]) -> frozenset[str]:
+        """Roots of the variable paths read (not literals such as `true`, not function names)."""
+        tree = ast.parse(_escape_keywords(src.strip()), mode="eval")
+        functions = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        return frozenset(n.id for n in ast.walk(tree)
+                         if isinstance(n, ast.Name) and n.id not in _NAMES and id(n) not in functions)
+
 
 register_language(CalcLanguage())

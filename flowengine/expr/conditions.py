@@ -83,7 +83,8 @@ def parse_cond(data: Any, path: tuple = ()) -> Cond:
         if kind not in _KINDS:
             from ..diagnostics import did_you_mean
 
-            raise CondError(f"unknown condition {kind!r}{did_you_mean(str(kind), _KINDS)}", path)
+            raise CondError(f"unknown condition {kind!r}{did_you_mean(str(kind), _KINDS)}"
+                            f" (known: {', '.join(condition_kinds())})", path)
         return _KINDS[kind](arg, parse_cond, path + (kind,))
     raise CondError(f"a condition must be true, false, an expression or a mapping, not {data!r}", path)
 

@@ -94,6 +94,9 @@ class Op:
     OUTCOMES: ClassVar[frozenset[str]] = frozenset({"ok"})
     MEDIA: ClassVar[bool] = False
     TERMINAL: ClassVar[bool] = False
+    INPUT: ClassVar[bool] = False
+    """Waits for the caller (keys, speech, a recording): `timeout` then means "no input". Lint's
+    dead-end and loop checks read this."""
 
     leg: str | None = param(None, doc="leg letter; default: the frame's focus leg")
     result: str | None = static(None, doc="variable that receives the result object")
@@ -307,6 +310,7 @@ class Collect(Op):
     kind = "collect"
     OUTCOMES = frozenset({"ok", "timeout", "invalid"})
     MEDIA = True
+    INPUT = True
     prompts: tuple[Op, ...] = static((), doc="say/play/silence/say_digits ops played first")
     max_digits: int | None = param(1, doc="null = unlimited (ends on finish key or timeout)")
     min_digits: int = param(1)
@@ -350,6 +354,7 @@ class Speech(Op):
     kind = "speech"
     OUTCOMES = frozenset({"ok", "timeout"})
     MEDIA = True
+    INPUT = True
     prompts: tuple[Op, ...] = static(())
     hints: tuple[str, ...] = param(())
     language: str | None = param(None)
@@ -372,6 +377,7 @@ class Record(Op):
     kind = "record"
     OUTCOMES = frozenset({"ok", "timeout"})
     MEDIA = True
+    INPUT = True
     max_length: float = param(3600.0)
     finish_on_key: str | None = param("#", doc="any of these keys ends the recording")
     beep: bool = param(False)
@@ -602,6 +608,9 @@ class State:
     edges: FrozenDict = EMPTY
     span: Span | None = None
     label: str | None = None
+    # Derived data a runtime may memoise per state (e.g. a prebuilt channel request). Not part of
+    # the IR: excluded from equality and from the JSON form.
+    cache: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.edges, FrozenDict):

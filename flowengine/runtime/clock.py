@@ -28,6 +28,10 @@ class Clock(Protocol):
         """Seconds since the call started."""
         ...
 
+    def stamp(self) -> float:
+        """`now()` rounded to the millisecond, for transcript events."""
+        ...
+
     def wall(self) -> datetime:
         """The wall-clock time now (timezone-aware)."""
         ...
@@ -51,6 +55,8 @@ class VirtualClock:
 
     def now(self) -> float:
         return self.ms / 1000
+
+    stamp = now  # already whole milliseconds
 
     def wall(self) -> datetime:
         return self.start + timedelta(milliseconds=self.ms)
@@ -80,6 +86,9 @@ class RealClock:
 
     def now(self) -> float:
         return time.monotonic() - self._t0
+
+    def stamp(self) -> float:
+        return round(self.now(), 3)
 
     def wall(self) -> datetime:
         return self._wall0 + timedelta(seconds=self.now())

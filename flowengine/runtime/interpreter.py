@@ -19,6 +19,7 @@ Call outcomes come back from the channel as values; the exceptions defined here 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -164,7 +165,7 @@ class Interpreter:
         self.events: list[dict] = []
         self.trace: list[tuple[str, str, str]] = []
         self.vars: dict[str, Any] = {**_plain(flow.variables), **self.call.variables}
-        self.scope = Scope(self.vars, self.call.builtins(), now=self.clock.wall)
+        self.scope = Scope(self.vars, self.call.builtins, now=self.clock.wall)
         self.legs: dict[str, Leg] = {}
         self._letters = leg_letters()
         self._steps = 0
@@ -175,14 +176,15 @@ class Interpreter:
         self._budget_hit = False
         self._handler_running: set[str] = set()
         self._recording_url: str | None = None
-        self._guard = self.clock.needs_guard
+        # On the virtual clock the fake channel enforces deadlines itself: await channel calls directly.
+        self._io = self._guarded if self.clock.needs_guard else _direct
+        self._stop_at = self.limits.max_time
 
     # -- events --------------------------------------------------------------------------------------
 
     def emit(self, leg: str | None, op: str, fields: dict | None = None, t: float | None = None) -> None:
-        event = {"t": round(self.clock.now() if t is None else t, 3), "leg": leg or "A", "op": op}
-        if fields:
-            event.update(fields)
+        stamp = self.clock.stamp() if t is None else round(t, 3)
+        event = {"t": stamp, "leg": leg or "A", "op": op, **fields} if fields else {"t": stamp, "leg": leg or "A", "op": op}
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
@@ -272,14 +274,20 @@ class Interpreter:
 
     async def _run_frame(self, frame: Frame) -> str:
         states = frame.flow.states
+        trace = self.trace
+        clock = self.clock
+        max_steps = self.limits.max_steps
         while True:
             state = states[frame.state]
-            self._count_step(state)
+            self._steps += 1  # the budget checks of _count_step, inlined on this hot path
+            if self._steps > max_steps or clock.now() >= self._stop_at:
+                self._steps -= 1
+                self._count_step(state)
             op = state.op
             if op._dynamic:
                 op = self._resolve(op, state)
             outcome = await _HANDLERS[op.kind](self, frame, op, state)
-            self.trace.append((frame.flow.name, state.id, outcome))
+            trace.append((frame.flow.name, state.id, outcome))
             if outcome is ABORT:
                 return ABORTED
             if outcome is SWITCH:
@@ -294,10 +302,9 @@ class Interpreter:
         self._steps += 1
         if self._steps > self.limits.max_steps:
             raise _Budget("E_MAX_STEPS", f"more than {self.limits.max_steps} steps (a loop without input?)", state)
-        now = self.clock.now()
-        if now >= self.limits.max_time:
-            raise _Budget("E_MAX_TIME", f"the call ran longer than {self.limits.max_time:g} s", state)
-        if self._lifetime_at is not None and not self._lifetime_fired and now >= self._lifetime_at:
+        if self.clock.now() >= self._stop_at:
+            if self.clock.now() >= self.limits.max_time:
+                raise _Budget("E_MAX_TIME", f"the call ran longer than {self.limits.max_time:g} s", state)
             raise _Interrupted()
 
     def _resolve(self, op: Op, state: State) -> Op:
@@ -324,11 +331,10 @@ class Interpreter:
         deadline = self.limits.max_time
         if self._lifetime_at is not None and not self._lifetime_fired:
             deadline = min(deadline, self._lifetime_at)
+        self._stop_at = deadline
         self.clock.set_deadline(deadline)
 
-    async def _io(self, operation: Awaitable[Any]) -> Any:
-        if not self._guard:
-            return await operation
+    async def _guarded(self, operation: Awaitable[Any]) -> Any:
         try:
             return await self.clock.guard(operation)
         except DeadlineReached:
@@ -336,7 +342,7 @@ class Interpreter:
 
     def _leg_for(self, frame: Frame, op: Op, state: State) -> Leg | None:
         name = op.leg or frame.focus
-        leg = self.legs.get(name) if name else None
+        leg = self.legs.get(name)
         if leg is None or not leg.up:
             self._error_event("E_NO_CALL", f"{op.kind}: no live call leg {name or ''}".rstrip(), state)
             return None
@@ -354,8 +360,10 @@ class Interpreter:
 
     async def _media_leg(self, frame: Frame, op: Op, state: State) -> Leg | None:
         """The leg for a media op, answered first when the flow answers lazily."""
-        leg = self._leg_for(frame, op, state)
-        if leg is not None and not leg.answered and self.flow.answer == "auto":
+        leg = self.legs.get(op.leg or frame.focus)
+        if leg is None or not leg.up:
+            return self._leg_for(frame, op, state)
+        if not leg.answered and self.flow.answer == "auto":
             result = await self._answer_leg(leg)
             if result.outcome != OK:
                 self._conclude(frame, result, leg.name)
@@ -436,7 +444,7 @@ class Interpreter:
         leg = await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "ok"
-        prompt = _prompt(op)
+        prompt, fields = _memo(state, op, "media", _media_plan)
         loop = getattr(op, "loop", 1)
         if loop == 0 and _zero_length(prompt):
             loop = 1
@@ -446,9 +454,10 @@ class Interpreter:
                 self._count_step(state)
             repetition += 1
             result = await self._io(self.channel.play(leg.name, prompt))
-            self.emit(leg.name, prompt.kind, _prompt_fields(prompt, result.outcome != OK))
             if result.outcome != OK:
+                self.emit(leg.name, prompt.kind, {**fields, "interrupted": True})
                 return self._conclude(frame, result, leg.name)
+            self.emit(leg.name, prompt.kind, fields)
         return "ok"
 
     async def _op_send_dtmf(self, frame: Frame, op: Op, state: State) -> str:
@@ -477,26 +486,34 @@ class Interpreter:
     def _emit_prompts(self, leg: str, prompts: tuple[Prompt, ...], outcomes: list) -> None:
         for outcome in outcomes:
             prompt = prompts[outcome.index]
-            self.emit(leg, prompt.kind, _prompt_fields(prompt, outcome.interrupted), t=outcome.ended_at)
+            fields = _prompt_fields(prompt)
+            self.emit(leg, prompt.kind, {**fields, "interrupted": True} if outcome.interrupted else fields,
+                      t=outcome.ended_at)
+
+    def _collect_plan(self, op: Op, state: State) -> tuple[CollectRequest, dict]:
+        request = CollectRequest(
+            prompts=self._prompts(op.prompts, state), max_digits=op.max_digits, min_digits=op.min_digits,
+            timeout=op.timeout,
+            inter_digit_timeout=op.timeout if op.inter_digit_timeout is None else op.inter_digit_timeout,
+            finish_on_key=op.finish_on_key or "", barge_in=op.barge_in, choices=op.choices,
+            early_match=op.early_match,
+        )
+        fields = {"max_digits": op.max_digits, "timeout": op.timeout}
+        if op.finish_on_key:
+            fields["finish_on_key"] = op.finish_on_key
+        return request, fields
 
     async def _op_collect(self, frame: Frame, op: Op, state: State) -> str:
         leg = await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "timeout"
-        prompts = self._prompts(op.prompts, state)
-        request = CollectRequest(
-            prompts=prompts, max_digits=op.max_digits, min_digits=op.min_digits, timeout=op.timeout,
-            inter_digit_timeout=op.timeout if op.inter_digit_timeout is None else op.inter_digit_timeout,
-            finish_on_key=op.finish_on_key or "", barge_in=op.barge_in, choices=op.choices,
-            early_match=op.early_match,
-        )
+        if op is state.op and not any(p._dynamic for p in op.prompts):
+            request, fields = _memo(state, op, "collect", self._collect_plan)
+        else:
+            request, fields = self._collect_plan(op, state)
         result = await self._io(self.channel.collect(leg.name, request))
-        self._emit_prompts(leg.name, prompts, result.prompts)
-        fields = {"max_digits": op.max_digits, "timeout": op.timeout}
-        if op.finish_on_key:
-            fields["finish_on_key"] = op.finish_on_key
-        fields.update(digits=result.digits, reason=result.reason)
-        self.emit(leg.name, "collect", fields)
+        self._emit_prompts(leg.name, request.prompts, result.prompts)
+        self.emit(leg.name, "collect", {**fields, "digits": result.digits, "reason": result.reason})
         self._bind(op, {"digits": result.digits, "reason": result.reason})
         digits = result.digits
         if op.choices is not None:
@@ -572,13 +589,9 @@ class Interpreter:
             return ABORT if self._chain_broken(frame) else "failed"
         new = self._new_leg("callee")
         new.up = False
-        targets = tuple(op.targets)
-        request = DialRequest(targets=targets, timeout=op.timeout, caller_id=op.caller_id)
+        request, fields = _memo(state, op, "dial", _dial_plan)
         result = await self._io(self.channel.dial(focus, new.name, request))
-        fields: dict[str, Any] = {"targets": list(targets)}
-        if op.caller_id:
-            fields["caller_id"] = op.caller_id
-        fields.update(timeout=op.timeout, status=result.status)
+        fields = {**fields, "status": result.status}
         if result.answered_by:
             fields["answered_by"] = result.answered_by
         fields["new_leg"] = new.name
@@ -797,6 +810,10 @@ _QUEUE_OUTCOMES = {
 }
 
 
+def _direct(operation: Awaitable[Any]) -> Awaitable[Any]:
+    return operation
+
+
 def _prompt(op: Op) -> Prompt:
     kind = op.kind
     if kind == "say":
@@ -812,7 +829,33 @@ def _zero_length(prompt: Prompt) -> bool:
     return (prompt.kind == "silence" and prompt.seconds <= 0) or (prompt.kind != "silence" and not prompt.text)
 
 
-def _prompt_fields(prompt: Prompt, interrupted: bool) -> dict[str, Any]:
+def _memo(state: State, op: Op, key: str, build: Callable[[Op, State], Any]) -> Any:
+    """`build(op, state)`, memoised on the state when the op is the state's own (no expressions)."""
+    if op is not state.op:
+        return build(op, state)
+    value = state.cache.get(key)
+    if value is None:
+        value = state.cache[key] = build(op, state)
+    return value
+
+
+def _dial_plan(op: Op, state: State) -> tuple[DialRequest, dict[str, Any]]:
+    targets = tuple(op.targets)
+    fields: dict[str, Any] = {"targets": list(targets)}
+    if op.caller_id:
+        fields["caller_id"] = op.caller_id
+    fields["timeout"] = op.timeout
+    return DialRequest(targets=targets, timeout=op.timeout, caller_id=op.caller_id), fields
+
+
+def _media_plan(op: Op, state: State) -> tuple[Prompt, dict[str, Any]]:
+    prompt = _prompt(op)
+    return prompt, _prompt_fields(prompt)
+
+
+@functools.lru_cache(maxsize=4096)
+def _prompt_fields(prompt: Prompt) -> dict[str, Any]:
+    """The event fields of one played prompt (shared: callers copy before changing them)."""
     kind = prompt.kind
     if kind == "say":
         fields: dict[str, Any] = {"text": prompt.text}
@@ -830,8 +873,6 @@ def _prompt_fields(prompt: Prompt, interrupted: bool) -> dict[str, Any]:
         fields = {"digits": prompt.text}
         if prompt.method:
             fields["method"] = prompt.method
-    if interrupted:
-        fields["interrupted"] = True
     return fields
 
 

@@ -18,20 +18,26 @@ from .values import FrozenDict
 EXPR = {"$ref": "#/$defs/expr"}
 
 
-def _type_schema(tp: Any) -> dict:
+def _type_schema(tp: Any, dynamic: bool = False) -> dict:
+    """The schema of an annotation; `dynamic`: an expression may stand for the value or any part of it."""
+    schema = _plain_schema(tp, dynamic)
+    return {"anyOf": [schema, EXPR]} if dynamic and schema else schema
+
+
+def _plain_schema(tp: Any, dynamic: bool) -> dict:
     if tp is Any:
         return {}
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
-        return {"anyOf": [_type_schema(arg) for arg in typing.get_args(tp)]}
+        return {"anyOf": [_plain_schema(arg, dynamic) for arg in typing.get_args(tp)]}
     if origin is Literal:
         return {"enum": list(typing.get_args(tp))}
     if origin is tuple:
         args = typing.get_args(tp)
-        return {"type": "array", "items": _type_schema(args[0]) if args else {}}
+        return {"type": "array", "items": _type_schema(args[0], dynamic) if args else {}}
     if origin in (dict, FrozenDict) or tp in (dict, FrozenDict):
         args = typing.get_args(tp)
-        return {"type": "object", "additionalProperties": _type_schema(args[1]) if len(args) == 2 else {}}
+        return {"type": "object", "additionalProperties": _type_schema(args[1], dynamic) if len(args) == 2 else {}}
     if tp is Op:
         return {"$ref": "#/$defs/prompt"}
     if tp is Case:
@@ -42,17 +48,11 @@ def _type_schema(tp: Any) -> dict:
     raise TypeError(f"no JSON Schema for {tp!r}")
 
 
-def _with_expr(schema: dict) -> dict:
-    return {"anyOf": [schema, EXPR]} if schema else schema
-
-
 def _op_schema(cls: type[Op], state: bool) -> dict:
     properties: dict[str, Any] = {"op": {"const": cls.kind, "description": (cls.__doc__ or "").strip()}}
     required = ["op"]
     for f, tp in op_fields(cls):
-        schema = _type_schema(tp)
-        if not f.metadata.get("static"):
-            schema = _with_expr(schema)
+        schema = _type_schema(tp, dynamic=not f.metadata.get("static"))
         if f.metadata.get("doc"):
             schema = {**schema, "description": f.metadata["doc"]}
         properties[json_name(f)] = schema

@@ -31,7 +31,8 @@ class FlowError(FlowengineError):
 
     def __init__(self, diagnostics: Iterable["Diagnostic"]):
         self.diagnostics = list(diagnostics)
-        first = self.diagnostics[0].render() if self.diagnostics else "invalid input"
+        errors = [d for d in self.diagnostics if d.is_error] or self.diagnostics
+        first = errors[0].render() if errors else "invalid input"
         more = len(self.diagnostics) - 1
         super().__init__(first + (f" (and {more} more)" if more > 0 else ""))
 

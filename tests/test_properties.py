@@ -48,6 +48,8 @@ def op_strategy(ids: list[str]):
         st.builds(lambda u: {"op": "http", "url": u, "result": "r"}, st.sampled_from(["https://a/x", "https://b/y"])),
         st.builds(lambda n, v: {"op": "set", "name": n, "value": v}, st.sampled_from(["x", "y"]),
                   st.one_of(st.integers(0, 3), TEXT, expr)),
+        st.builds(lambda n, v, q: {"op": "assign", "values": {n: v}, "silent": q}, st.sampled_from(["x", "y"]),
+                  st.one_of(st.integers(0, 3), TEXT, expr), st.booleans()),
         st.builds(lambda m: {"op": "log", "message": m}, st.one_of(TEXT, expr)),
         st.builds(lambda v, k: {"op": "branch", "cases": [{"key": "k", "when": {"eq": [{"$expr": "var", "src": v}, k]}}]},
                   var, st.one_of(st.integers(0, 3), KEYS)),

@@ -12,6 +12,8 @@ lengths. Time only moves when an operation takes time (timing model of the simul
     record      talk time, then the silence timeout (or the finish key at once)
     dial        ring time `after` (answer 2 s, busy/failed 1 s, no-answer = the dial timeout)
     bridge      the answered party's `talk` (30 s);  queue `after` + `talk`;  conference `talk`
+                (a dial with a hang-up key consumes the dialling leg's next input: its keys at `at`
+                end the bridge early)
     http        0 s, or the request's timeout when the fixture says `timeout: true`
 
 Leg A hangs up at `hangup_at` wherever the call is; any operation running then is cut short. The
@@ -83,6 +85,7 @@ class DialOutcome:
     talk: float = 30.0
     hangup: str = "callee"  # who ends the bridge: callee | caller
     inputs: tuple[CallerInput, ...] = ()
+    machine: bool = False  # an answering machine answers (seen only when the dial detects machines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +127,7 @@ class World:
 class InputRequest:
     """What the flow is waiting for, shown to an interactive caller."""
 
-    kind: str  # collect | speech | record
+    kind: str  # collect | speech | record | bridge (a dial's hang-up key)
     leg: str
     prompts: tuple[Prompt, ...] = ()
     max_digits: int | None = None
@@ -179,6 +182,7 @@ class FakeChannel:
         self.ids = ids or SequentialIds()
         self.hangup_at_ms = None if world.hangup_at is None else _ms(world.hangup_at)
         self.dialled: dict[str, DialOutcome] = {}
+        self.hangup_keys: dict[str, str] = {}  # dialled leg → the key its dialling leg may end the bridge with
         self.down: set[str] = set()
 
     # -- time ----------------------------------------------------------------------------------------
@@ -272,15 +276,24 @@ class FakeChannel:
                 break
         return kept
 
-    def _key_time(self, start: int, entry: CallerInput, prompts_ms: int, barge_in: bool) -> tuple[int | None, bool]:
-        """When the entry's keys are pressed (None: never), and whether they barge into the prompts."""
+    def _key_time(self, start: int, entry: CallerInput, prompts: tuple[Prompt, ...], prompts_ms: int,
+                  barge_in: bool) -> tuple[int | None, bool]:
+        """When the entry's keys are pressed (None: never), and whether they barge into the prompts.
+
+        Keys pressed during a prompt that does not allow barge-in (its own `barge_in`, else the
+        request's) are discarded."""
         if not entry.keys:
             return None, False
         if entry.at is None:
             return start + prompts_ms, False
         at = start + _ms(entry.at)
         if at < start + prompts_ms:
-            return (at, True) if barge_in else (None, False)
+            end = start
+            for prompt in prompts:
+                end += self.duration_ms(prompt)
+                if at < end:
+                    allowed = barge_in if prompt.barge_in is None else prompt.barge_in
+                    return (at, True) if allowed else (None, False)
         return at, False
 
     async def collect(self, leg: str, request: CollectRequest) -> CollectResult:
@@ -290,7 +303,7 @@ class FakeChannel:
         if entry is None or entry.kind == "hangup":
             return self._hangup_now(leg, CollectResult(reason="hangup"))
         prompts_ms = sum(self.duration_ms(p) for p in request.prompts)
-        key_at, barges = self._key_time(start, entry, prompts_ms, request.barge_in)
+        key_at, barges = self._key_time(start, entry, request.prompts, prompts_ms, request.barge_in)
         outcomes, listen = self._prompt_plan(request.prompts, start, key_at if barges else None)
         digits, reason, end = "", "timeout", listen + _ms(request.timeout)
         if key_at is not None and key_at - listen <= _ms(request.timeout):
@@ -323,7 +336,7 @@ class FakeChannel:
             else:
                 end = listen + _ms(request.timeout)
         elif entry.kind == "keys" and request.dtmf:
-            key_at, barges = self._key_time(start, entry, prompts_ms, True)
+            key_at, barges = self._key_time(start, entry, request.prompts, prompts_ms, True)
             result.prompts, listen = self._prompt_plan(request.prompts, start, key_at if barges else None)
             end = listen + _ms(request.timeout)
             if key_at is not None and key_at - listen <= _ms(request.timeout):
@@ -362,13 +375,16 @@ class FakeChannel:
         if why is not None:
             duration = min(duration, cut_at - start)
             reason = "hangup" if why == HANGUP else "interrupted"
-        url = f"https://rec.example/{self.ids.next('rec')}.wav" if duration > 0 else ""
+        url = f"https://rec.example/{self.ids.next('rec')}.{request.format or 'wav'}" if duration > 0 else ""
         result = RecordResult(url=url, duration=duration / 1000, reason=reason,
                               digits=entry.keys if reason == "finish_key" else "")
+        if request.transcribe and duration > 0:
+            result.transcription = entry.text  # what the scenario says the caller said ("" = nothing usable)
         return self._finish(end, result)
 
-    async def record_start(self, leg: str, legs: str) -> RecordStartResult:
-        url = f"https://rec.example/{self.ids.next('rec')}.wav"
+    async def record_start(self, leg: str, legs: str, *, format: str | None = None,
+                           trim_silence: bool = False) -> RecordStartResult:
+        url = f"https://rec.example/{self.ids.next('rec')}.{format or 'wav'}"
         return self._finish(self.clock.ms, RecordStartResult(url=url))
 
     async def record_stop(self, leg: str) -> Result:
@@ -394,6 +410,10 @@ class FakeChannel:
             result.status, result.answered_by, end = "answered", target, start + ring
             self.dialled[new_leg] = outcome
             self.inputs.add_leg(new_leg, outcome.inputs)
+            if request.detect_machine:
+                result.machine = outcome.machine
+            if request.hangup_key:
+                self.hangup_keys[new_leg] = request.hangup_key
         elif any(o.status in ("no-answer", "answer") for o, _, _ in candidates):
             result.status, end = "no-answer", start + timeout
         else:
@@ -415,10 +435,21 @@ class FakeChannel:
             ender = leg if outcome.hangup == "callee" else peer
         start = self.clock.ms
         result = BridgeResult()
+        key = self.hangup_keys.get(peer)
+        key_at = None
+        if key is not None:
+            # the dialling leg may press the hang-up key: its next input entry says whether and when
+            entry = self.inputs.next_input(InputRequest("bridge", leg, (), None, 0.0, key))
+            if entry is not None and entry.kind == "hangup":
+                return self._hangup_now(leg, BridgeResult(ended_by=leg))
+            if entry is not None and key in entry.keys:
+                key_at = start + (_ms(entry.at) if entry.at is not None else 0)
         if time_limit is not None and _ms(time_limit) < talk:
             end, result.ended_by = start + _ms(time_limit), None
         else:
             end, result.ended_by = start + talk, ender
+        if key_at is not None and key_at < end:
+            end, result.ended_by, result.key = key_at, None, key
         cut_at, why = self._cut(end)
         result.duration = (cut_at - start) / 1000
         if why == HANGUP:
@@ -439,6 +470,13 @@ class FakeChannel:
             wait = 0
         talk = _ms(outcome.talk) if status.startswith("answered") else 0
         start = self.clock.ms
+        if request.wait_deadline is not None and _ms(request.wait_deadline) < start + wait:
+            # still waiting when the call's lifetime ends: the caller leaves the queue unanswered
+            result = QueueResult(status="timeout")
+            self._finish(max(_ms(request.wait_deadline), start), result)
+            if result.outcome == OK:
+                result.outcome = INTERRUPTED
+            return result
         result = QueueResult(status=status, duration=talk / 1000)
         self._finish(start + wait + talk, result)
         if result.outcome == OK and status == "answered/caller_hangup":
@@ -451,6 +489,8 @@ class FakeChannel:
         outcome = lookup(self.world.conference, request.room, ConferenceOutcome())
         start = self.clock.ms
         result = ConferenceResult()
+        if not request.wait:  # joined; the leg stays in the room while the flow goes on
+            return self._finish(start, result)
         self._finish(start + _ms(outcome.talk), result)
         result.duration = (self.clock.ms - start) / 1000
         if result.outcome == OK and outcome.end == "caller":
@@ -520,7 +560,7 @@ class FakeSms:
     def __init__(self, ids: SequentialIds):
         self.ids = ids
 
-    async def send(self, to: list[str], from_: str | None, body: str) -> SmsResult:
+    async def send(self, to: list[str], from_: str | None, body: str, *, media: tuple[str, ...] = ()) -> SmsResult:
         return SmsResult(True, self.ids.next("sms"), "sent")
 
 

@@ -52,7 +52,11 @@ class Language(Protocol):
 
 _LANGUAGES: dict[str, Language] = {}
 # Languages that live in optional modules, imported on first use.
-_LAZY: dict[str, str] = {"js": "flowengine.expr.js", "js-template": "flowengine.expr.js"}
+_LAZY: dict[str, str] = {"js": "flowengine.expr.js", "js-template": "flowengine.expr.js",
+                         "js-script": "flowengine.expr.js"}
+
+_LAZY.update({"url-template": "flowengine.expr.urltemplate", "cond": "flowengine.expr.condexpr",
+              "vars": "flowengine.expr.varset"})
 
 
 def register_language(language: Language) -> Language:
@@ -109,19 +113,26 @@ class Scope:
 
     `vars` is the live, mutable variable dict of the run; built-ins (`call`, `now`, …) are looked up
     after it and cannot be assigned through `set`.
+
+    `declared` names the flow's declared variables, set or not (a JS scope shows an unset one as
+    `undefined` rather than a ReferenceError). `cache` is per-run state a language keeps between
+    evaluations (the JS language's engine context); it dies with the scope.
     """
 
-    __slots__ = ("vars", "_builtins", "_now")
+    __slots__ = ("vars", "_builtins", "_now", "declared", "cache")
 
     def __init__(
         self,
         vars: dict[str, Any],
         builtins: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
         now: Callable[[], datetime] | None = None,
+        declared: frozenset[str] | tuple[str, ...] = frozenset(),
     ):
         self.vars = vars
         self._builtins = builtins if builtins is not None else {}
         self._now = now
+        self.declared = frozenset(declared)
+        self.cache: dict[str, Any] = {}
 
     @property
     def builtins(self) -> dict[str, Any]:

@@ -239,3 +239,6 @@ class Match(Cond):
 
     def to_json(self) -> Any:
         return {"match": [_value_json(self.value), self.pattern]}
+
+
+from . import intervals as _intervals  # noqa: E402,F401  (registers the `interval` condition kind)

@@ -11,6 +11,7 @@ pointing at the author's line; `decode(encode(flow)) == flow` always holds.
 
 from __future__ import annotations
 
+import re
 from dataclasses import MISSING
 from typing import Any
 
@@ -26,7 +27,7 @@ from .values import FrozenDict, freeze, thaw
 IR_VERSION = "ir/1"
 TOP_KEYS = (
     "flowengine", "name", "entry", "states", "variables", "handlers", "lifetime", "answer",
-    "dialect", "source", "meta",
+    "dialect", "source", "meta", "declared", "start_pattern", "max_jumps",
 )
 STATE_KEYS = ("op", "edges", "next", "span", "label")
 
@@ -50,6 +51,12 @@ def encode(flow: Flow) -> dict:
         out["handlers"] = dict(flow.handlers)
     if flow.meta:
         out["meta"] = thaw(flow.meta)
+    if flow.declared is not None:
+        out["declared"] = list(flow.declared)
+    if flow.start_pattern is not None:
+        out["start_pattern"] = flow.start_pattern
+    if flow.max_jumps is not None:
+        out["max_jumps"] = flow.max_jumps
     out["states"] = {sid: encode_state(state) for sid, state in flow.states.items()}
     return out
 
@@ -134,6 +141,21 @@ class _Decoder:
         dialect = self.expect(data, "dialect", str, default="ir")
         source = data.get("source") if isinstance(data.get("source"), str) else None
         meta = self.expect(data, "meta", dict, default={})
+        declared = self.expect(data, "declared", list, default=None)
+        if declared is not None and not all(isinstance(v, str) for v in declared):
+            self.error("E_FIELD_TYPE", "'declared' must be a list of variable names", ("declared",))
+            declared = None
+        start_pattern = self.expect(data, "start_pattern", str, default=None)
+        if start_pattern is not None:
+            try:
+                re.compile(start_pattern)
+            except re.error as exc:
+                self.error("E_FIELD_VALUE", f"'start_pattern' is not a regular expression: {exc}", ("start_pattern",))
+                start_pattern = None
+        max_jumps = self.expect(data, "max_jumps", int, default=None)
+        if max_jumps is not None and max_jumps < 1:
+            self.error("E_FIELD_VALUE", "'max_jumps' must be 1 or more", ("max_jumps",))
+            max_jumps = None
         if states is None or entry is None:
             return None
         try:
@@ -146,6 +168,8 @@ class _Decoder:
             handlers=FrozenDict({k: v for k, v in handlers.items() if isinstance(v, str)}),
             lifetime=float(lifetime) if lifetime is not None else None, answer=answer,
             dialect=dialect, source=source, meta=freeze(meta),
+            declared=tuple(declared) if declared is not None else None, start_pattern=start_pattern,
+            max_jumps=max_jumps,
         )
 
     def expect(self, data: dict, key: str, tp: type, default: Any) -> Any:

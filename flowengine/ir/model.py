@@ -25,7 +25,7 @@ from ..diagnostics import Span
 from ..errors import IRError
 from ..expr import Expr, contains_expr
 from ..expr.conditions import Cond, parse_cond
-from .values import EMPTY, FrozenDict, freeze, thaw, type_error
+from .values import EMPTY, FrozenDict, freeze, thaw, type_error, value_check
 
 __all__ = [
     "OPS",
@@ -61,15 +61,37 @@ def param(default: Any = MISSING, *, json: str | None = None, doc: str = "") -> 
 
 
 _TYPE_CACHE: dict[type, dict[str, Any]] = {}
+_FIELDS_CACHE: dict[type, list[tuple[Any, Any]]] = {}
 
 
 def op_fields(cls: type["Op"]) -> list[tuple[Any, Any]]:
-    """(dataclasses.Field, resolved annotation) for every public field of an op class."""
-    hints = _TYPE_CACHE.get(cls)
-    if hints is None:
-        hints = typing.get_type_hints(cls, globalns={**globals(), "Op": Op, "Case": Case})
-        _TYPE_CACHE[cls] = hints
-    return [(f, hints[f.name]) for f in fields(cls) if not f.name.startswith("_")]
+    """(dataclasses.Field, resolved annotation) for every public field of an op class (computed once
+    per class; callers must not change the list)."""
+    found = _FIELDS_CACHE.get(cls)
+    if found is None:
+        hints = _TYPE_CACHE.get(cls)
+        if hints is None:
+            hints = typing.get_type_hints(cls, globalns={**globals(), "Op": Op, "Case": Case})
+            _TYPE_CACHE[cls] = hints
+        found = _FIELDS_CACHE[cls] = [(f, hints[f.name]) for f in fields(cls) if not f.name.startswith("_")]
+    return found
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_PLANS: dict[type, list[tuple[Any, Any, bool, Any]]] = {}
+
+
+def _field_plan(cls: type["Op"]) -> list[tuple[Any, Any, bool, Any]]:
+    """(field, annotation, static?, value check) per public field, worked out once per op class:
+    building an op checks its values against these (documents compile to thousands of ops)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = []
+        for f, tp in op_fields(cls):
+            is_static = bool(f.metadata.get("static", False))
+            plan.append((f, tp, is_static, value_check(tp, allow_expr=not is_static)))
+        _PLANS[cls] = plan
+    return plan
 
 
 def json_name(f: Any) -> str:
@@ -104,22 +126,28 @@ class Op:
 
     def __post_init__(self) -> None:
         dynamic = []
-        for f, tp in op_fields(type(self)):
+        for f, tp, is_static, fits in _field_plan(type(self)):
             value = getattr(self, f.name)
+            if value is f.default:  # a declared default fits its own annotation (tests/ir check that)
+                continue
+            if value.__class__ in _SCALARS:  # the common case: no container, no expression
+                if not fits(value):
+                    raise IRError(f"{json_name(f)!r}: {type_error(value, tp, allow_expr=not is_static)}",
+                                  code="E_FIELD_TYPE", field=f.name)
+                continue
             if isinstance(value, list):
                 value = freeze(value)
                 object.__setattr__(self, f.name, value)
             elif isinstance(value, dict) and not isinstance(value, FrozenDict):
                 value = freeze(value)
                 object.__setattr__(self, f.name, value)
-            is_static = f.metadata.get("static", False)
             if contains_expr(value):
                 if is_static:
                     raise IRError(f"{json_name(f)!r} cannot be an expression", code="E_FIELD_TYPE", field=f.name)
                 dynamic.append(f.name)
-            problem = type_error(value, tp, allow_expr=not is_static)
-            if problem:
-                raise IRError(f"{json_name(f)!r}: {problem}", code="E_FIELD_TYPE", field=f.name)
+            if not fits(value):
+                raise IRError(f"{json_name(f)!r}: {type_error(value, tp, allow_expr=not is_static)}",
+                              code="E_FIELD_TYPE", field=f.name)
         object.__setattr__(self, "_dynamic", tuple(dynamic))
         self.check()
 
@@ -226,6 +254,15 @@ class Hangup(Op):
 # Media
 
 
+def _barge_in() -> Any:
+    return param(None, doc="inside an input request: whether a key stops this prompt "
+                           "(null = the request's barge_in; false = keys pressed during it are discarded)")
+
+
+def _enabled() -> Any:
+    return param(True, doc="false = skip this prompt (an expression makes it depend on the call)")
+
+
 @_op
 class Say(Op):
     """Speak text with TTS, `loop` times (0 = until interrupted). One `say` event per repetition."""
@@ -237,6 +274,9 @@ class Say(Op):
     language: str | None = param(None)
     ssml: bool = param(False)
     loop: int = param(1)
+    engine: str | None = param(None, doc="TTS engine (standard, neural, flite, …): a backend hint")
+    barge_in: bool | None = _barge_in()
+    enabled: bool = _enabled()
 
     def check(self) -> None:
         if _literal(self.loop):
@@ -251,6 +291,8 @@ class Play(Op):
     MEDIA = True
     url: str = param()
     loop: int = param(1)
+    barge_in: bool | None = _barge_in()
+    enabled: bool = _enabled()
 
     def check(self) -> None:
         if _literal(self.loop):
@@ -264,6 +306,8 @@ class Silence(Op):
     kind = "silence"
     MEDIA = True
     seconds: float = param()
+    barge_in: bool | None = _barge_in()
+    enabled: bool = _enabled()
 
     def check(self) -> None:
         if _literal(self.seconds):
@@ -278,6 +322,8 @@ class SayDigits(Op):
     MEDIA = True
     digits: str = param()
     method: str | None = param(None)
+    barge_in: bool | None = _barge_in()
+    enabled: bool = _enabled()
 
 
 @_op
@@ -362,6 +408,8 @@ class Speech(Op):
     dtmf: bool = param(False, doc="accept keys as well as speech")
     max_digits: int | None = param(None)
     finish_on_key: str | None = param("#")
+    grammar: str | None = param(None, doc="URL of a speech grammar (SRGS) the recogniser is held to")
+    beep: bool = param(False, doc="a beep before listening starts")
 
     def check(self) -> None:
         for prompt in self.prompts:
@@ -372,7 +420,8 @@ class Speech(Op):
 @_op
 class Record(Op):
     """Record the caller (blocking) until the finish key, `silence_timeout` of silence or `max_length`.
-    Outcomes: ok (something recorded), timeout (nothing). Result: {url, duration, reason, digits}."""
+    Outcomes: ok (something recorded), timeout (nothing).
+    Result: {url, duration, reason, digits, transcription}."""
 
     kind = "record"
     OUTCOMES = frozenset({"ok", "timeout"})
@@ -382,6 +431,10 @@ class Record(Op):
     finish_on_key: str | None = param("#", doc="any of these keys ends the recording")
     beep: bool = param(False)
     silence_timeout: float = param(5.0)
+    format: str | None = param(None, doc="file format of the recording (mp3, wav); null = the backend's")
+    trim_silence: bool = param(False, doc="trim leading and trailing silence from the file")
+    transcribe: str | None = param(None, doc="language to transcribe the recording in (BCP-47); the "
+                                             "text is the result's `transcription`; null = none")
 
     def check(self) -> None:
         if _literal(self.max_length):
@@ -392,12 +445,20 @@ class Record(Op):
 
 @_op
 class RecordStart(Op):
-    """Start recording the call in the background. Result: {url}."""
+    """Start recording the call in the background. Result: {url}.
+
+    `on_ready` names a state run once the recording is ready: after the run ends (legs hung up, then
+    the hangup handler), without a leg, with the built-in `recording` = {url, duration, transcribe}.
+    """
 
     kind = "record_start"
     MEDIA = True
     legs: Literal["both", "caller", "callee"] = param("both")
     max_length: float | None = param(None)
+    transcribe: str | None = param(None, doc="language to transcribe the recording in (BCP-47); null = none")
+    on_ready: str | None = static(None, ref=True, doc="state run (without a leg) when the recording is ready")
+    format: str | None = param(None, doc="file format of the recording (mp3, wav); null = the backend's")
+    trim_silence: bool = param(False, doc="trim leading and trailing silence from the file")
 
 
 @_op
@@ -417,7 +478,7 @@ class Dial(Op):
 
     On answer: run `on_answer` (a subroutine whose focus is the new leg), then, when `bridge`, connect
     the focus leg to the new leg until one hangs up. Outcomes: answered, busy, no-answer, failed,
-    canceled. Result: {status, leg, answered_by, duration}.
+    canceled. Result: {status, leg, answered_by, duration, machine}.
     """
 
     kind = "dial"
@@ -429,12 +490,28 @@ class Dial(Op):
     bridge: bool = param(True)
     on_answer: str | None = static(None, ref=True, doc="state run on the answered leg before the bridge")
     send_digits: str | None = param(None, doc="keys sent to the answered leg")
+    caller_name: str | None = param(None, doc="caller name presented to the called party")
+    ends_lifetime: bool = param(False, doc="once answered, the flow's lifetime no longer applies")
+    ringback: str | None = param(None, doc="media URL the focus leg hears instead of ringing")
+    heartbeat: dict[str, Any] | None = param(None, doc="{url, method, params, interval}: an HTTP request "
+                                                        "sent every `interval` seconds (default 60) while bridged")
+    hangup_key: str | None = param(None, doc="a key the focus leg presses to end the bridge: the dialled "
+                                             "leg is hung up and the flow goes on")
+    detect_machine: bool = param(False, doc="answering-machine detection: the result's `machine` says "
+                                            "whether a machine answered")
 
     def check(self) -> None:
         if _literal(self.targets):
             _require(len(self.targets) >= 1, "'targets' needs at least one destination", "targets")
         if _literal(self.timeout):
             _require(0 < self.timeout <= 600, "'timeout' must be 1..600 seconds", "timeout")
+        _check_keys(self.hangup_key, "hangup_key")
+        if _literal(self.heartbeat) and self.heartbeat is not None:
+            _require(isinstance(self.heartbeat.get("url"), (str, Expr)),
+                     "'heartbeat' needs a url", "heartbeat")
+            interval = self.heartbeat.get("interval", 60)
+            _require(isinstance(interval, Expr) or (isinstance(interval, (int, float)) and interval >= 1),
+                     "'heartbeat.interval' must be 1 second or more", "heartbeat")
 
 
 @_op
@@ -459,6 +536,7 @@ class Queue(Op):
     name: str = param()
     max_wait: float | None = param(None)
     exit_key: str | None = param(None)
+    ends_lifetime: bool = param(False, doc="the flow's lifetime applies only while waiting: an answer ends it")
 
     def check(self) -> None:
         _check_keys(self.exit_key, "exit_key")
@@ -476,6 +554,9 @@ class Conference(Op):
     start_on_enter: bool = param(True)
     end_on_exit: bool = param(False)
     max_participants: int | None = param(None)
+    deaf: bool = param(False, doc="the leg hears nobody")
+    wait: bool = param(True, doc="false = put the leg in the room and go on at once (it stays there "
+                                 "until it hangs up): how a flow adds other parties to a conference")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -485,7 +566,7 @@ class Conference(Op):
 @_op
 class Http(Op):
     """An HTTP request. Outcomes: ok (2xx), error (other status, timeout, network error).
-    Result: {ok, status, body, json, headers}."""
+    Result: {ok, status, status_text, body, json, headers, error}."""
 
     kind = "http"
     OUTCOMES = frozenset({"ok", "error"})
@@ -504,7 +585,8 @@ class Document(Op):
 
     `mode: replace` continues the current frame in the new document (InboundXML's action/Redirect);
     `mode: call` runs it as a subroutine and then takes `ok`. Outcome `error`: the fetch failed or the
-    answer did not compile (the error is logged as an `error` event).
+    answer did not compile (the error is logged as an `error` event). Result: {ok, status, error}
+    (the HTTP answer, bound before the document runs).
     """
 
     kind = "document"
@@ -515,6 +597,9 @@ class Document(Op):
     format: str = param("inboundxml")
     mode: Literal["replace", "call"] = static("replace")
     timeout: float = param(10.0)
+    json_body: Any = param(None, json="json", doc="sent as a JSON body (instead of form fields)")
+    inherit: bool = static(False, doc="the format compiles the answer against this flow (it may jump "
+                                      "into this flow's states); its loader receives the current flow")
 
 
 @_op
@@ -526,6 +611,7 @@ class Sms(Op):
     to: str | tuple[str, ...] = param()
     from_: str | None = param(None, json="from")
     body: str = param()
+    media: tuple[str, ...] = param((), doc="media URLs (a picture message, MMS)")
 
 
 @_op
@@ -548,10 +634,26 @@ class Set(Op):
     kind = "set"
     name: str = static()
     value: Any = param(None)
+    silent: bool = static(False, doc="bookkeeping (counters, menu state): no `set` event")
 
     def check(self) -> None:
         _require(bool(VAR_NAME.match(self.name)) and "." not in self.name,
                  f"invalid variable name {self.name!r}", "name")
+
+
+@_op
+class Assign(Op):
+    """Assign several variables from one object {name: value} (usually an expression's value, such as
+    what a script changed). One `set` event per name unless `silent`."""
+
+    kind = "assign"
+    values: dict[str, Any] = param(doc="the names and their values; an expression must yield an object")
+    silent: bool = static(False, doc="bookkeeping (a compiler's scratch values): no `set` events")
+
+    def check(self) -> None:
+        if _literal(self.values):
+            for name in self.values:
+                _require(bool(VAR_NAME.match(name)) and "." not in name, f"invalid variable name {name!r}", "values")
 
 
 @_op
@@ -626,6 +728,11 @@ class Flow:
     is answered: "auto" (just before its first media op), "start" (before the first state) or
     "manual" (only by answer ops). `lifetime` (seconds from answer) interrupts the call and runs the
     lifetime handler.
+
+    `declared` lists the variables the flow declares (with or without a value in `variables`); when
+    set, a run may only be started with those (E_START_UNDECLARED), and `start_pattern` (a regex)
+    must match every start variable's name (E_START_VAR_NAME). `max_jumps` guards loops: more `goto`
+    states than that without a channel operation in between is a fatal E_LOOP_LIMIT.
     """
 
     name: str
@@ -638,8 +745,13 @@ class Flow:
     dialect: str = "ir"
     source: str | None = None
     meta: FrozenDict = EMPTY
+    declared: tuple[str, ...] | None = None
+    start_pattern: str | None = None
+    max_jumps: int | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.declared, list):
+            object.__setattr__(self, "declared", tuple(self.declared))
         for name in ("states", "entry", "variables", "handlers", "meta"):
             value = getattr(self, name)
             if isinstance(value, str) and name == "entry":

@@ -100,6 +100,11 @@ def ir_schema() -> dict:
             "handlers": {"type": "object", "propertyNames": {"enum": list(HANDLERS)},
                          "additionalProperties": {"type": "string"}},
             "meta": {"type": "object"},
+            "declared": {"type": "array", "items": {"type": "string"},
+                         "description": "declared variables; a run may only be started with these"},
+            "start_pattern": {"type": "string", "description": "regex every start variable's name must match"},
+            "max_jumps": {"type": "integer", "minimum": 1,
+                          "description": "most goto states without a channel operation (loop guard)"},
             "states": {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/$defs/state"}},
         },
         "$defs": {

@@ -34,6 +34,8 @@ class Prompt:
     language: str | None = None
     ssml: bool = False
     method: str | None = None  # say_digits hint
+    engine: str | None = None  # say: TTS engine hint
+    barge_in: bool | None = None  # in an input request: None = the request's barge_in
 
 
 @dataclass(slots=True)
@@ -80,6 +82,8 @@ class SpeechRequest:
     dtmf: bool = False
     max_digits: int | None = None
     finish_on_key: str = "#"
+    grammar: str | None = None  # URL of a speech grammar the recogniser is held to
+    beep: bool = False  # a beep before listening
 
 
 @dataclass(slots=True)
@@ -97,6 +101,9 @@ class RecordRequest:
     finish_on_key: str = "#"
     beep: bool = False
     silence_timeout: float = 5.0
+    format: str | None = None  # file format (mp3, wav); None = the backend's
+    trim_silence: bool = False
+    transcribe: str | None = None  # language to transcribe in; None = no transcription
 
 
 @dataclass(slots=True)
@@ -105,6 +112,7 @@ class RecordResult(Result):
     duration: float = 0.0
     reason: str = "silence"  # finish_key | silence | max_length | hangup | interrupted
     digits: str = ""
+    transcription: str | None = None  # the text, when the request asked for one (None: none made)
 
 
 @dataclass(slots=True)
@@ -117,18 +125,31 @@ class DialRequest:
     targets: tuple[str, ...]
     timeout: float = 30.0
     caller_id: str | None = None
+    caller_name: str | None = None
+    # What the flow does once the call is answered, for backends whose dial command also bridges the
+    # legs (Asterisk's Dial): the longest bridge, keys to send to the answered party, whether the legs
+    # are bridged at all, and whether states run on the answered leg first.
+    time_limit: float | None = None
+    send_digits: str | None = None
+    bridge: bool = True
+    on_answer: bool = False
+    ringback: str | None = None  # media the dialling leg hears instead of ringing
+    hangup_key: str | None = None  # a key the dialling leg presses to end the bridge (the flow goes on)
+    detect_machine: bool = False  # answering-machine detection (DialResult.machine)
 
 
 @dataclass(slots=True)
 class DialResult(Result):
     status: str = "failed"  # answered | busy | no-answer | failed | canceled
     answered_by: str | None = None
+    machine: bool | None = None  # with detect_machine: whether a machine answered
 
 
 @dataclass(slots=True)
 class BridgeResult(Result):
     duration: float = 0.0
-    ended_by: str | None = None  # the leg whose party ended the bridge (None: time limit)
+    ended_by: str | None = None  # the leg whose party ended the bridge (None: time limit or key)
+    key: str | None = None  # the dial's hangup_key, when the dialling leg ended the bridge with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +157,10 @@ class QueueRequest:
     name: str
     max_wait: float | None = None
     exit_key: str | None = None
+    # Seconds since the call started after which a caller still waiting leaves the queue with an
+    # `interrupted` outcome (the call's lifetime); once answered it no longer applies. The channel
+    # enforces it, because the clock's deadline would also cut the conversation.
+    wait_deadline: float | None = None
 
 
 @dataclass(slots=True)
@@ -152,6 +177,8 @@ class ConferenceRequest:
     start_on_enter: bool = True
     end_on_exit: bool = False
     max_participants: int | None = None
+    deaf: bool = False
+    wait: bool = True  # False: join the leg and return at once (it stays until it hangs up)
 
 
 @dataclass(slots=True)
@@ -182,7 +209,11 @@ class Channel(Protocol):
 
     async def record(self, leg: str, request: RecordRequest) -> RecordResult: ...
 
-    async def record_start(self, leg: str, legs: str) -> RecordStartResult: ...
+    async def record_start(self, leg: str, legs: str, *, format: str | None = None,
+                           trim_silence: bool = False) -> RecordStartResult:
+        """Start a background recording. The interpreter passes `format`/`trim_silence` only when a flow
+        sets them (null/false = the backend's own choice)."""
+        ...
 
     async def record_stop(self, leg: str) -> Result: ...
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 
 class DeadlineReached(Exception):
@@ -41,6 +41,12 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None: ...
 
     async def guard(self, operation: Awaitable[Any]) -> Any: ...
+
+    async def every(self, interval: float, operation: Awaitable[Any],
+                    tick: Callable[[], Awaitable[None]]) -> Any:
+        """Run `operation`; while it runs, call `tick` every `interval` seconds (a bridge's heartbeat).
+        Each tick runs at its own time on the clock; the operation's result is returned."""
+        ...
 
 
 class VirtualClock:
@@ -72,6 +78,21 @@ class VirtualClock:
 
     async def guard(self, operation: Awaitable[Any]) -> Any:
         return await operation
+
+    async def every(self, interval: float, operation: Awaitable[Any],
+                    tick: Callable[[], Awaitable[None]]) -> Any:
+        # The operation completes at once on virtual time; the ticks that fell inside it are then
+        # replayed at their own times (the clock is set back for each), so events stay in time order.
+        start = self.ms
+        result = await operation
+        end, step = self.ms, max(round(interval * 1000), 1)
+        at = start + step
+        while at < end:
+            self.ms = at
+            await tick()
+            at += step
+        self.ms = end
+        return result
 
 
 class RealClock:
@@ -111,3 +132,17 @@ class RealClock:
             return await asyncio.wait_for(operation, remaining)
         except asyncio.TimeoutError:
             raise DeadlineReached() from None
+
+    async def every(self, interval: float, operation: Awaitable[Any],
+                    tick: Callable[[], Awaitable[None]]) -> Any:
+        async def ticking() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                await tick()
+
+        ticker = asyncio.ensure_future(ticking())
+        try:
+            return await operation
+        finally:
+            ticker.cancel()
+            await asyncio.wait([ticker])  # lets the ticker finish cancelling; our own cancellation still propagates

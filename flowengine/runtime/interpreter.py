@@ -9,7 +9,11 @@ Theory of operation:
   * A leg hanging up aborts every frame focused on it and every frame above those (the frame chain);
     the frame below resumes after its dial. Losing the main leg ends the flow.
   * Run end, always in this order: legs still up are hung up (A, B, C…), the `hangup` handler runs once
-    (without a leg), then the `end` event.
+    (without a leg), then each `record_start.on_ready` state in start order (built-in `recording`),
+    then the `end` event. A refused start (no entry for the trigger, a start variable the flow does not
+    declare or whose name breaks `start_pattern`) emits `error`, hangs up, and runs no handler.
+  * Loop guard (`Flow.max_jumps`): more `goto` states than that without a channel operation in
+    between is a fatal E_LOOP_LIMIT.
   * Budgets (steps, virtual/real time, document fetches) end the run with an `error` event and skip the
     handlers. Other runtime errors emit `error` and run the `error` handler when there is one.
   * Events are emitted when an operation's outcome is known: `t` is the time it ended.
@@ -23,11 +27,13 @@ import functools
 import inspect
 import json
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from http import HTTPStatus
 from typing import Any, Awaitable, Callable
 
-from ..errors import FlowError, IRError
+from ..errors import ChannelError, FlowError, IRError
 from ..expr import ExprError, Scope, resolve
 from ..ir.model import Flow, Op, State
 from .channel import (
@@ -51,10 +57,18 @@ from .sms import NoSmsProvider, SmsSender
 
 log = logging.getLogger("flowengine.call")
 
-Loader = Callable[[str, str, str, str], "Flow | Awaitable[Flow]"]
-"""(body, content type, url, format) -> Flow; raises FlowError when the document is invalid."""
+Loader = Callable[..., "Flow | Awaitable[Flow]"]
+"""(body, content type, url, format) -> Flow; raises FlowError when the document is invalid. For a
+`document` op with `inherit`, the loader is also given `parent=` (the flow the op belongs to) and
+`origin=` (the id of the op's state)."""
 
 RESERVED = frozenset({"call", "now", "sms"})
+# Ops that talk to the channel: running one resets the loop guard's count of jumps.
+_CHANNEL_OPS = frozenset({
+    "answer", "ringing", "reject", "hangup", "say", "play", "silence", "say_digits", "send_dtmf", "collect",
+    "speech", "record", "record_start", "record_stop", "dial", "bridge", "queue", "conference",
+})
+_LEG_EVENTS = frozenset({"answer", "hangup", "reject", "dial"})
 PROMPT_LOOP_CAP = 100  # `loop: 0` inside an input request repeats the prompt at most this often
 ABORT = "\x00abort"  # the frame's chain lost a leg
 SWITCH = "\x00switch"  # the frame now runs another document
@@ -165,7 +179,9 @@ class Interpreter:
         self.events: list[dict] = []
         self.trace: list[tuple[str, str, str]] = []
         self.vars: dict[str, Any] = {**_plain(flow.variables), **self.call.variables}
-        self.scope = Scope(self.vars, self.call.builtins, now=self.clock.wall)
+        # per leg: started_at / answered_at / ended_at (seconds), ended_by, cause; the `legs` built-in
+        self.leg_times: dict[str, dict[str, Any]] = {}
+        self.scope = Scope(self.vars, self._builtins, now=self.clock.wall, declared=flow.declared or ())
         self.legs: dict[str, Leg] = {}
         self._letters = leg_letters()
         self._steps = 0
@@ -176,6 +192,10 @@ class Interpreter:
         self._budget_hit = False
         self._handler_running: set[str] = set()
         self._recording_url: str | None = None
+        self._refused = False
+        self._jumps = 0
+        self._max_jumps = flow.max_jumps
+        self._ready: list[tuple[Flow, str, dict[str, Any]]] = []  # record_start.on_ready, in start order
         # On the virtual clock the fake channel enforces deadlines itself: await channel calls directly.
         self._io = self._guarded if self.clock.needs_guard else _direct
         self._stop_at = self.limits.max_time
@@ -186,8 +206,27 @@ class Interpreter:
         stamp = self.clock.stamp() if t is None else round(t, 3)
         event = {"t": stamp, "leg": leg or "A", "op": op, **fields} if fields else {"t": stamp, "leg": leg or "A", "op": op}
         self.events.append(event)
+        if op in _LEG_EVENTS:
+            self._note_leg(event)
         if self.on_event is not None:
             self.on_event(event)
+
+    def _note_leg(self, event: dict) -> None:
+        """Keep each leg's times (the `legs` built-in) from the events that change them."""
+        op, t = event["op"], event["t"]
+        if op == "dial":
+            if event.get("status") == "answered" and event.get("new_leg") in self.leg_times:
+                self.leg_times[event["new_leg"]]["answered_at"] = t
+            return
+        times = self.leg_times.setdefault(event["leg"], {"started_at": 0.0})
+        if op == "answer":
+            times.setdefault("answered_at", t)
+        elif "ended_at" not in times:
+            times.update(ended_at=t, ended_by=event.get("by", "flow"), cause=event.get("cause", event.get("reason")))
+
+    def _builtins(self) -> dict[str, Any]:
+        flow = {"name": self.flow.name, "dialect": self.flow.dialect}
+        return {**self.call.builtins(), "flow": flow, "legs": self.leg_times}
 
     def _error_event(self, code: str, message: str, state: State | None) -> None:
         fields = {"code": code, "message": message}
@@ -214,14 +253,29 @@ class Interpreter:
         if trigger == "inbound-call":
             self._new_leg("caller")
         entry = self.flow.entry_for(trigger)
-        if entry is None:
-            self._error_event("E_NO_ENTRY_FOR_TRIGGER", f"the flow has no entry for trigger {trigger!r}", None)
+        refusal = self._start_refusal()
+        if refusal is None and entry is None:
+            refusal = ("E_NO_ENTRY_FOR_TRIGGER", f"the flow has no entry for trigger {trigger!r}")
+        if refusal is not None:
+            self._error_event(*refusal, None)
             self._reason = "error"
+            self._refused = True
             return
         if self.flow.answer == "start" and "A" in self.legs:
             await self._answer_leg(self.legs["A"])
         focus = "A" if "A" in self.legs else None
         await self._run_main(Frame(self.flow, entry, focus, None, (focus,) if focus else ()))
+
+    def _start_refusal(self) -> tuple[str, str] | None:
+        """Why the flow refuses this run's start variables (None: it accepts them)."""
+        pattern = self.flow.start_pattern
+        declared = self.flow.declared
+        for name in self.call.variables:
+            if pattern is not None and re.fullmatch(pattern, name) is None:
+                return "E_START_VAR_NAME", f"start variable {name!r} is not a valid name (it must match {pattern})"
+            if declared is not None and name not in declared:
+                return "E_START_UNDECLARED", f"start variable {name!r} is not declared by the flow"
+        return None
 
     async def _run_main(self, frame: Frame, handler: str | None = None) -> None:
         """Run a main-level frame; deal with lifetime, faults and the error handler."""
@@ -237,7 +291,9 @@ class Interpreter:
             await self._on_lifetime()
         except _Budget:
             raise
-        except _Fault as exc:
+        except (_Fault, ChannelError) as exc:
+            if isinstance(exc, ChannelError):  # a channel refused (unsupported there) or failed an operation
+                exc = _Fault("E_CHANNEL", str(exc))
             self._error_event(exc.code, exc.message, exc.state)
             main = self._main_leg()
             if "error" in self.flow.handlers and "error" not in self._handler_running and main:
@@ -262,15 +318,33 @@ class Interpreter:
                 leg.up = False
                 self.emit(leg.name, "hangup", {"by": "flow"})
         handler = self.flow.handlers.get("hangup")
-        if handler and not self._budget_hit:
+        if handler and not self._budget_hit and not self._refused:
             self._handler_running.add("hangup")
+            await self._run_after_end(Frame(self.flow, handler, None))
+        for flow, state_id, recording in self._ready:
+            if self._budget_hit:
+                break
+            times = self.leg_times.get(recording.pop("leg"), {})
+            stop = recording.pop("stopped_at", None) or times.get("ended_at") or self.clock.now()
+            recording["duration"] = round(max(stop - recording["started_at"], 0.0), 3)
+            self.scope.builtins["recording"] = recording
             try:
-                await self._run_frame(Frame(self.flow, handler, None))
-            except _Fault as exc:
-                self._error_event(exc.code, exc.message, exc.state)
-            except _Interrupted:
-                self._error_event("E_MAX_TIME", f"the call ran longer than {self.limits.max_time:g} s", None)
+                await self._run_after_end(Frame(flow, state_id, None))
+            finally:
+                self.scope.builtins.pop("recording", None)
         self.emit(None, "end", {"reason": self._reason or "flow_end"})
+
+    async def _run_after_end(self, frame: Frame) -> None:
+        """Run a focusless frame after the legs are gone (hangup handler, recording-ready states)."""
+        try:
+            await self._run_frame(frame)
+        except _Budget as exc:
+            self._budget_hit = True
+            self._error_event(exc.code, exc.message, exc.state)
+        except _Fault as exc:
+            self._error_event(exc.code, exc.message, exc.state)
+        except _Interrupted:
+            self._error_event("E_MAX_TIME", f"the call ran longer than {self.limits.max_time:g} s", None)
 
     async def _run_frame(self, frame: Frame) -> str:
         states = frame.flow.states
@@ -284,6 +358,8 @@ class Interpreter:
                 self._steps -= 1
                 self._count_step(state)
             op = state.op
+            if self._max_jumps is not None:
+                self._guard_jumps(op, state)
             if op._dynamic:
                 op = self._resolve(op, state)
             outcome = await _HANDLERS[op.kind](self, frame, op, state)
@@ -297,6 +373,15 @@ class Interpreter:
             if target is None:
                 return DONE
             frame.state = target
+
+    def _guard_jumps(self, op: Op, state: State) -> None:
+        if op.kind == "goto":
+            self._jumps += 1
+            if self._jumps > self._max_jumps:
+                raise _Fault("E_LOOP_LIMIT", f"more than {self._max_jumps} jumps without a call operation "
+                                             "(an endless loop?)", state)
+        elif op.kind in _CHANNEL_OPS:
+            self._jumps = 0
 
     def _count_step(self, state: State | None) -> None:
         self._steps += 1
@@ -321,6 +406,7 @@ class Interpreter:
     def _new_leg(self, party: str) -> Leg:
         leg = Leg(next(self._letters), party, up=party == "caller")
         self.legs[leg.name] = leg
+        self.leg_times[leg.name] = {"started_at": self.clock.stamp()}
         return leg
 
     def _main_leg(self) -> str | None:
@@ -333,6 +419,11 @@ class Interpreter:
             deadline = min(deadline, self._lifetime_at)
         self._stop_at = deadline
         self.clock.set_deadline(deadline)
+
+    def _end_lifetime(self) -> None:
+        """The lifetime no longer applies (a dial or queue with `ends_lifetime` was answered)."""
+        self._lifetime_fired = True
+        self._set_deadline()
 
     async def _guarded(self, operation: Awaitable[Any]) -> Any:
         try:
@@ -441,6 +532,8 @@ class Interpreter:
         return ABORT if leg.name in frame.chain else "ok"
 
     async def _op_media(self, frame: Frame, op: Op, state: State) -> str:
+        if not op.enabled:
+            return "ok"
         leg = await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "ok"
@@ -476,6 +569,8 @@ class Interpreter:
         for prompt_op in ops:
             if prompt_op._dynamic:
                 prompt_op = self._resolve(prompt_op, state)
+            if not prompt_op.enabled:
+                continue
             prompt = _prompt(prompt_op)
             loop = getattr(prompt_op, "loop", 1)
             if loop == 0:
@@ -528,7 +623,8 @@ class Interpreter:
             return ABORT if self._chain_broken(frame) else "timeout"
         prompts = self._prompts(op.prompts, state)
         request = SpeechRequest(prompts=prompts, hints=tuple(op.hints), language=op.language, timeout=op.timeout,
-                                dtmf=op.dtmf, max_digits=op.max_digits, finish_on_key=op.finish_on_key or "")
+                                dtmf=op.dtmf, max_digits=op.max_digits, finish_on_key=op.finish_on_key or "",
+                                grammar=op.grammar, beep=op.beep)
         result = await self._io(self.channel.speech(leg.name, request))
         self._emit_prompts(leg.name, prompts, result.prompts)
         fields: dict[str, Any] = {}
@@ -551,7 +647,8 @@ class Interpreter:
         if leg is None:
             return ABORT if self._chain_broken(frame) else "timeout"
         request = RecordRequest(max_length=op.max_length, finish_on_key=op.finish_on_key or "", beep=op.beep,
-                                silence_timeout=op.silence_timeout)
+                                silence_timeout=op.silence_timeout, format=op.format, trim_silence=op.trim_silence,
+                                transcribe=op.transcribe)
         result = await self._io(self.channel.record(leg.name, request))
         fields: dict[str, Any] = {"max_length": op.max_length}
         if op.finish_on_key:
@@ -559,19 +656,29 @@ class Interpreter:
         if op.beep:
             fields["beep"] = True
         fields.update(duration=result.duration, url=result.url, reason=result.reason)
+        if result.transcription is not None:
+            fields["transcription"] = result.transcription
         self.emit(leg.name, "record", fields)
         self._bind(op, {"url": result.url, "duration": result.duration, "reason": result.reason,
-                        "digits": result.digits})
+                        "digits": result.digits, "transcription": result.transcription})
         return self._conclude(frame, result, leg.name, "ok" if result.duration > 0 else "timeout")
 
     async def _op_record_start(self, frame: Frame, op: Op, state: State) -> str:
         leg = await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "ok"
-        result = await self._io(self.channel.record_start(leg.name, op.legs))
+        if op.format or op.trim_silence:
+            start = self.channel.record_start(leg.name, op.legs, format=op.format, trim_silence=op.trim_silence)
+        else:
+            start = self.channel.record_start(leg.name, op.legs)
+        result = await self._io(start)
         self._recording_url = result.url
-        self.emit(leg.name, "record_start", {"url": result.url})
+        self.emit(leg.name, "record_start", {"url": result.url, "transcription": op.transcribe} if op.transcribe
+                  else {"url": result.url})
         self._bind(op, {"url": result.url})
+        if op.on_ready is not None:
+            self._ready.append((frame.flow, op.on_ready, {"url": result.url, "started_at": self.clock.now(),
+                                                          "transcribe": op.transcribe, "leg": leg.name}))
         return self._conclude(frame, result, leg.name)
 
     async def _op_record_stop(self, frame: Frame, op: Op, state: State) -> str:
@@ -579,6 +686,9 @@ class Interpreter:
         if leg is None:
             return "ok"
         result = await self._io(self.channel.record_stop(leg.name))
+        for _, _, recording in self._ready:
+            if recording.get("leg") == leg.name and "stopped_at" not in recording:
+                recording["stopped_at"] = self.clock.now()
         self.emit(leg.name, "record_stop", {"url": self._recording_url} if self._recording_url else None)
         return self._conclude(frame, result, leg.name)
 
@@ -594,14 +704,18 @@ class Interpreter:
         fields = {**fields, "status": result.status}
         if result.answered_by:
             fields["answered_by"] = result.answered_by
+        if op.detect_machine and result.status == "answered":
+            fields["machine"] = bool(result.machine)
         fields["new_leg"] = new.name
         self.emit(focus or new.name, "dial", fields)
         outcome: dict[str, Any] = {"status": result.status, "leg": new.name, "answered_by": result.answered_by,
-                                   "duration": 0}
+                                   "duration": 0, "machine": result.machine}
         self._bind(op, outcome)
         if result.outcome != OK or result.status != "answered":
             return self._conclude(frame, result, focus or new.name, result.status)
         new.up = new.answered = True
+        if op.ends_lifetime:
+            self._end_lifetime()
         if op.send_digits and await self._send_dtmf(frame, new.name, op.send_digits) is ABORT:
             return ABORT
         if op.on_answer is not None and new.up:
@@ -614,20 +728,34 @@ class Interpreter:
             frame.chain = frame.chain + (new.name,)
             return "answered"
         if op.bridge and new.up:
-            outcome_or_abort, duration = await self._bridge(frame, focus, new.name, op.time_limit)
+            outcome_or_abort, duration = await self._bridge(frame, focus, new.name, op.time_limit, op.heartbeat)
             outcome["duration"] = duration
             if outcome_or_abort is ABORT:
                 return ABORT
         return "answered"
 
-    async def _bridge(self, frame: Frame, leg: str, peer: str, time_limit: float | None) -> tuple[str, float]:
-        if not self.legs[leg].answered and self.flow.answer == "auto":
-            result = await self._answer_leg(self.legs[leg])
-            if result.outcome != OK:
-                return self._conclude(frame, result, leg), 0.0
-        result = await self._io(self.channel.bridge(leg, peer, time_limit))
-        ended_by = result.ended_by or peer
-        self.emit(leg, "bridge", {"with": peer, "duration": round(result.duration, 3), "ended_by": ended_by})
+    async def _bridge(self, frame: Frame, leg: str, peer: str, time_limit: float | None,
+                      heartbeat: dict | None = None) -> tuple[str, float]:
+        for name in (peer, leg) if self.legs[peer].party == "caller" else (leg, peer):
+            if not self.legs[name].answered and self.flow.answer == "auto":
+                result = await self._answer_leg(self.legs[name])
+                if result.outcome != OK:
+                    return self._conclude(frame, result, name), 0.0
+        operation = self.channel.bridge(leg, peer, time_limit)
+        if heartbeat:
+            request = HttpRequest(heartbeat.get("method", "POST"), heartbeat["url"],
+                                  _str_params(heartbeat.get("params")), None, {}, 10.0)
+
+            async def tick() -> None:
+                await self._send_http(request, leg)
+
+            operation = self.clock.every(float(heartbeat.get("interval", 60)), operation, tick)
+        result = await self._io(operation)
+        ended_by = result.ended_by or (leg if result.key else peer)
+        bridge_fields = {"with": peer, "duration": round(result.duration, 3), "ended_by": ended_by}
+        if result.key:
+            bridge_fields["key"] = result.key
+        self.emit(leg, "bridge", bridge_fields)
         if result.outcome == OK and result.ended_by is None and self.legs[peer].up:
             return await self._hangup_leg(frame, self.legs[peer], None), result.duration
         return self._conclude(frame, result, ended_by), result.duration
@@ -647,9 +775,21 @@ class Interpreter:
         leg = await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "no_agents"
-        result = await self._io(self.channel.queue(leg.name, QueueRequest(op.name, op.max_wait, op.exit_key)))
+        wait_deadline = None
+        if op.ends_lifetime and self._lifetime_at is not None and not self._lifetime_fired:
+            # the lifetime covers the wait only: the channel enforces it, the clock keeps the budget
+            wait_deadline = self._lifetime_at
+            self._stop_at = self.limits.max_time
+            self.clock.set_deadline(self.limits.max_time)
+        request = QueueRequest(op.name, op.max_wait, op.exit_key, wait_deadline)
+        result = await self._io(self.channel.queue(leg.name, request))
         self.emit(leg.name, "queue", {"name": op.name, "status": result.status})
         status = result.status
+        if wait_deadline is not None:
+            if result.outcome == OK and status.startswith("answered"):
+                self._end_lifetime()
+            else:
+                self._set_deadline()
         outcome = _QUEUE_OUTCOMES.get(status, "exit" if status.startswith("exit:") else "no_agents")
         self._bind(op, {"status": status, "duration": result.duration,
                         "exit_key": status[5:] if status.startswith("exit:") else None})
@@ -660,9 +800,10 @@ class Interpreter:
         if leg is None:
             return ABORT if self._chain_broken(frame) else "ok"
         request = ConferenceRequest(op.room, op.muted, op.beep, op.start_on_enter, op.end_on_exit,
-                                    op.max_participants)
+                                    op.max_participants, op.deaf, op.wait)
         result = await self._io(self.channel.conference(leg.name, request))
-        self.emit(leg.name, "conference", {"room": op.room, "duration": round(result.duration, 3)})
+        self.emit(leg.name, "conference", {"room": op.room, "duration": round(result.duration, 3)} if op.wait
+                  else {"room": op.room})
         self._bind(op, {"duration": result.duration})
         return self._conclude(frame, result, leg.name)
 
@@ -690,7 +831,7 @@ class Interpreter:
         response = await self._send_http(request, frame.focus)
         self._bind(op, {
             "ok": response.ok, "status": response.status, "body": response.body, "json": response.json(),
-            "headers": response.headers, "error": response.error,
+            "headers": response.headers, "error": response.error, "status_text": _status_text(response.status),
         })
         return "ok" if response.ok else "error"
 
@@ -698,8 +839,13 @@ class Interpreter:
         self._fetches += 1
         if self._fetches > self.limits.max_fetches:
             raise _Budget("E_MAX_FETCHES", f"more than {self.limits.max_fetches} document fetches", state)
-        request = HttpRequest(op.method, op.url, _str_params(op.params), None, {}, op.timeout)
+        body, headers = None, {}
+        if op.json_body is not None:
+            body = json.dumps(_plain(op.json_body), separators=(",", ":"), ensure_ascii=False)
+            headers = {"Content-Type": "application/json"}
+        request = HttpRequest(op.method, op.url, _str_params(op.params), body, headers, op.timeout)
         response = await self._send_http(request, frame.focus)
+        self._bind(op, {"ok": response.ok, "status": response.status, "error": response.error})
         if not response.ok:
             detail = f"status {response.status}" if response.status else (response.error or "no answer")
             self._error_event("E_FETCH", f"fetching {op.url} failed: {detail}", state)
@@ -707,7 +853,11 @@ class Interpreter:
         if self.loader is None:
             raise _Fault("E_NO_LOADER", "document: no document loader configured", state)
         try:
-            loaded = self.loader(response.body, response.content_type, op.url, op.format)
+            if op.inherit:
+                loaded = self.loader(response.body, response.content_type, op.url, op.format, parent=frame.flow,
+                                     origin=state.id)
+            else:
+                loaded = self.loader(response.body, response.content_type, op.url, op.format)
             flow = await loaded if inspect.isawaitable(loaded) else loaded
         except FlowError as exc:
             first = exc.diagnostics[0] if exc.diagnostics else None
@@ -726,11 +876,16 @@ class Interpreter:
 
     async def _op_sms(self, frame: Frame, op: Op, state: State) -> str:
         to = [op.to] if isinstance(op.to, str) else list(op.to)
-        result = await self.sms.send(to, op.from_, op.body)
+        if op.media:
+            result = await self.sms.send(to, op.from_, op.body, media=tuple(op.media))
+        else:
+            result = await self.sms.send(to, op.from_, op.body)
         fields: dict[str, Any] = {"to": op.to if isinstance(op.to, str) else list(op.to)}
         if op.from_:
             fields["from"] = op.from_
         fields["body"] = op.body
+        if op.media:
+            fields["media"] = list(op.media)
         self.emit(frame.focus, "sms", fields)
         self._bind(op, {"ok": result.ok, "sid": result.sid, "status": result.status})
         return "ok" if result.ok else "error"
@@ -740,7 +895,18 @@ class Interpreter:
             raise _Fault("E_RESERVED_ASSIGN", f"{op.name!r} is read-only", state)
         value = _plain(op.value)
         self.vars[op.name] = value
-        self.emit(frame.focus, "set", {"name": op.name, "value": value})
+        if not op.silent:
+            self.emit(frame.focus, "set", {"name": op.name, "value": value})
+        return "ok"
+
+    async def _op_assign(self, frame: Frame, op: Op, state: State) -> str:
+        for name, value in op.values.items():
+            if name in RESERVED:
+                raise _Fault("E_RESERVED_ASSIGN", f"{name!r} is read-only", state)
+            value = _plain(value)
+            self.vars[name] = value
+            if not op.silent:
+                self.emit(frame.focus, "set", {"name": name, "value": value})
         return "ok"
 
     async def _op_log(self, frame: Frame, op: Op, state: State) -> str:
@@ -794,6 +960,7 @@ _HANDLERS: dict[str, Callable[..., Awaitable[str]]] = {
     "document": Interpreter._op_document,
     "sms": Interpreter._op_sms,
     "set": Interpreter._op_set,
+    "assign": Interpreter._op_assign,
     "log": Interpreter._op_log,
     "branch": Interpreter._op_branch,
     "goto": Interpreter._op_goto,
@@ -817,12 +984,13 @@ def _direct(operation: Awaitable[Any]) -> Awaitable[Any]:
 def _prompt(op: Op) -> Prompt:
     kind = op.kind
     if kind == "say":
-        return Prompt("say", op.text, voice=op.voice, language=op.language, ssml=op.ssml)
+        return Prompt("say", op.text, voice=op.voice, language=op.language, ssml=op.ssml, engine=op.engine,
+                      barge_in=op.barge_in)
     if kind == "play":
-        return Prompt("play", op.url)
+        return Prompt("play", op.url, barge_in=op.barge_in)
     if kind == "silence":
-        return Prompt("silence", seconds=float(op.seconds))
-    return Prompt("say_digits", op.digits, method=op.method)
+        return Prompt("silence", seconds=float(op.seconds), barge_in=op.barge_in)
+    return Prompt("say_digits", op.digits, method=op.method, barge_in=op.barge_in)
 
 
 def _zero_length(prompt: Prompt) -> bool:
@@ -844,8 +1012,16 @@ def _dial_plan(op: Op, state: State) -> tuple[DialRequest, dict[str, Any]]:
     fields: dict[str, Any] = {"targets": list(targets)}
     if op.caller_id:
         fields["caller_id"] = op.caller_id
+    if op.caller_name:
+        fields["caller_name"] = op.caller_name
     fields["timeout"] = op.timeout
-    return DialRequest(targets=targets, timeout=op.timeout, caller_id=op.caller_id), fields
+    if op.ringback:
+        fields["ringback"] = op.ringback
+    request = DialRequest(targets=targets, timeout=op.timeout, caller_id=op.caller_id, caller_name=op.caller_name,
+                          time_limit=op.time_limit, send_digits=op.send_digits, bridge=op.bridge,
+                          on_answer=op.on_answer is not None, ringback=op.ringback, hangup_key=op.hangup_key,
+                          detect_machine=op.detect_machine)
+    return request, fields
 
 
 def _media_plan(op: Op, state: State) -> tuple[Prompt, dict[str, Any]]:
@@ -865,6 +1041,8 @@ def _prompt_fields(prompt: Prompt) -> dict[str, Any]:
             fields["language"] = prompt.language
         if prompt.ssml:
             fields["ssml"] = True
+        if prompt.engine:
+            fields["engine"] = prompt.engine
     elif kind == "play":
         fields = {"url": prompt.text}
     elif kind == "silence":
@@ -874,6 +1052,14 @@ def _prompt_fields(prompt: Prompt) -> dict[str, Any]:
         if prompt.method:
             fields["method"] = prompt.method
     return fields
+
+
+def _status_text(status: int) -> str:
+    """The standard reason phrase of an HTTP status ("" for 0 or an unknown code)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _plain(value: Any) -> Any:

@@ -14,11 +14,13 @@ class SmsResult:
 
 
 class SmsSender(Protocol):
-    async def send(self, to: list[str], from_: str | None, body: str) -> SmsResult: ...
+    async def send(self, to: list[str], from_: str | None, body: str, *, media: tuple[str, ...] = ()) -> SmsResult:
+        """Send one message; `media` (picture message URLs) is passed only when the flow gives some."""
+        ...
 
 
 class NoSmsProvider:
     """The default when nothing is configured: every message fails, visibly."""
 
-    async def send(self, to: list[str], from_: str | None, body: str) -> SmsResult:
+    async def send(self, to: list[str], from_: str | None, body: str, *, media: tuple[str, ...] = ()) -> SmsResult:
         return SmsResult(False, "", "failed")

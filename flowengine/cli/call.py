@@ -53,6 +53,8 @@ def parse_entry(text: str) -> CallerInput | None:
 def describe(request: InputRequest) -> str:
     if request.kind == "record":
         return f"recording (silence ends it after {request.timeout:g}s, keys {request.finish_on_key or 'none'} finish)"
+    if request.kind == "bridge":
+        return f"connected: press {request.finish_on_key} to hang up on the other party, Enter to talk on"
     what = "speech or keys" if request.kind == "speech" else "keys"
     limit = f"up to {request.max_digits} digit{'s' if request.max_digits != 1 else ''}" if request.max_digits else "any number of digits"
     finish = f", {request.finish_on_key} to finish" if request.finish_on_key else ""

@@ -6,6 +6,7 @@ import json
 import sys
 
 from .. import formats
+from ..diagnostics import WARNING, Diagnostic, Span
 from ..errors import FlowError
 from ._common import EXIT_INVALID, EXIT_OK, add_dialect_option, print_diagnostics
 
@@ -30,10 +31,23 @@ def run(args) -> int:
             if args.format == "text":
                 print_diagnostics(exc.diagnostics)
             continue
-        report.append({"file": source, "ok": True, "states": len(flow.states), "diagnostics": []})
+        warnings = compile_warnings(flow)
+        report.append({"file": source, "ok": True, "states": len(flow.states),
+                       "diagnostics": [d.to_json() for d in warnings]})
         if args.format == "text":
+            if warnings:
+                print_diagnostics(warnings)
             print(f"{source}: ok ({flow.dialect}, {len(flow.states)} states)")
     if args.format == "json":
         json.dump(report, sys.stdout, indent=2)
         print()
     return EXIT_INVALID if failed else EXIT_OK
+
+
+def compile_warnings(flow) -> list[Diagnostic]:
+    """Warnings a compiler left in `flow.meta["warnings"]` (Diagnostic.to_json form)."""
+    out = []
+    for item in flow.meta.get("warnings", ()):
+        span = Span(item["file"], item.get("line", 1), item.get("col", 1)) if "file" in item else None
+        out.append(Diagnostic(item["code"], item["message"], span, item.get("severity", WARNING), item.get("hint")))
+    return out

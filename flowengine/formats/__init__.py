@@ -58,9 +58,19 @@ class Format:
         """Compile source text to a Flow, or raise FlowError with diagnostics."""
         raise NotImplementedError
 
-    def compile_document(self, body: str, url: str, content_type: str = "") -> Flow:
-        """Compile a document fetched while a call runs (InboundXML action answers, webhooks)."""
+    def compile_document(self, body: str, url: str, content_type: str = "", parent: Flow | None = None,
+                         origin: str | None = None) -> Flow:
+        """Compile a document fetched while a call runs (InboundXML action answers, webhooks).
+
+        `parent` is the running flow and `origin` the id of the state that fetched the document, when
+        the `document` op asked for them (`inherit`): the answer is compiled against that flow and
+        may jump into its states."""
         return self.compile(body, url)
+
+    def configure(self, options: dict[str, str]) -> "Format":
+        """This format with options, from a name like `inboundxml, pause_unit=ms` (sqlglot's settings)."""
+        raise FlowError([Diagnostic("E_FORMAT", f"the {self.name} format takes no options "
+                                    f"(got {', '.join(options)})")])
 
     def bootstrap(self, url: str) -> Flow:
         """A flow that starts a call by fetching `url` (for formats served over HTTP)."""
@@ -96,7 +106,20 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Format:
-    """The format called `name`; FlowError with a suggestion when there is none."""
+    """The format called `name`; FlowError with a suggestion when there is none.
+
+    Options may follow the name, comma-separated: `get("inboundxml, action_on_empty_result=true")`
+    returns the format's `configure(options)`."""
+    name, _, rest = name.partition(",")
+    name = name.strip()
+    if rest.strip():
+        options = {}
+        for item in rest.split(","):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise FlowError([Diagnostic("E_FORMAT", f"format option {item.strip()!r} is not name=value")])
+            options[key.strip()] = value.strip()
+        return get(name).configure(options)
     if name not in _REGISTRY:
         _load_builtin(name)
     if name not in _REGISTRY:
@@ -114,7 +137,8 @@ def detect(filename: str, text: str) -> Format:
         key=lambda item: -item[0],
     )
     if by_suffix:
-        return by_suffix[0][1]
+        tied = [fmt for length, fmt in by_suffix if length == by_suffix[0][0]]
+        return next((fmt for fmt in tied if fmt.sniff(text, filename)), tied[0]) if len(tied) > 1 else tied[0]
     for fmt in _REGISTRY.values():
         if fmt.sniff(text, filename):
             return fmt
@@ -151,6 +175,10 @@ def load(source: str | Path, format: str | None = None) -> Flow:
     return compile_file(source, format)
 
 
-def load_document(body: str, content_type: str, url: str, format: str) -> Flow:
+def load_document(body: str, content_type: str, url: str, format: str, parent: Flow | None = None,
+                  origin: str | None = None) -> Flow:
     """The interpreter's loader for documents fetched during a call."""
-    return _checked(get(format).compile_document(body, url, content_type))
+    fmt = get(format)
+    if parent is None:
+        return _checked(fmt.compile_document(body, url, content_type))
+    return _checked(fmt.compile_document(body, url, content_type, parent=parent, origin=origin))

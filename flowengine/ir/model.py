@@ -600,6 +600,8 @@ class Document(Op):
     json_body: Any = param(None, json="json", doc="sent as a JSON body (instead of form fields)")
     inherit: bool = static(False, doc="the format compiles the answer against this flow (it may jump "
                                       "into this flow's states); its loader receives the current flow")
+    fallback: str | None = param(None, doc="URL fetched instead (POST, the same params) when the fetch "
+                                           "fails or the answer does not compile; null or '' = none")
 
 
 @_op

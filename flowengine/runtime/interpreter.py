@@ -836,6 +836,11 @@ class Interpreter:
         return "ok" if response.ok else "error"
 
     async def _op_document(self, frame: Frame, op: Op, state: State) -> str:
+        if op.fallback:  # InboundXML's fallbackUrl: one more try elsewhere, with the same parameters
+            outcome = await self._op_document(frame, replace(op, fallback=None), state)
+            if outcome != "error":
+                return outcome
+            return await self._op_document(frame, replace(op, url=op.fallback, method="POST", fallback=None), state)
         self._fetches += 1
         if self._fetches > self.limits.max_fetches:
             raise _Budget("E_MAX_FETCHES", f"more than {self.limits.max_fetches} document fetches", state)

@@ -119,7 +119,8 @@ def _input(item: Any) -> CallerInput:
     at = item.get("at")
     at = float(at) if at is not None else None
     if "record" in item:
-        return CallerInput("record", keys=item.get("keys", ""), at=at, talk=float(item["record"]))
+        return CallerInput("record", keys=item.get("keys", ""), at=at, talk=float(item["record"]),
+                           text=item.get("text", ""))
     if "speech" in item:
         confidence = item.get("confidence")
         return CallerInput("speech", at=at, text=item["speech"],
@@ -134,6 +135,7 @@ def _dial(value: Any) -> DialOutcome:
     return DialOutcome(
         value["status"], float(after) if after is not None else None, float(value.get("talk", 30)),
         value.get("hangup", "callee"), tuple(_input(i) for i in value.get("inputs", [])),
+        bool(value.get("machine", False)),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FlowError
+from ..testing.coverage import Coverage
 from ..testing.runner import find_test_files, run_test_file
 from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, print_diagnostics
 
@@ -11,6 +12,10 @@ def register(sub):
     parser = sub.add_parser("test", help="run *.test.yaml flow tests")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the transcript of failed cases")
+    parser.add_argument("--coverage", action="store_true",
+                        help="report which states and edges the cases exercised, and the untested edges")
+    parser.add_argument("--coverage-html", metavar="DIR",
+                        help="also write DIR/index.html: each flow drawn coloured by coverage (implies --coverage)")
     return parser
 
 
@@ -21,8 +26,11 @@ def run(args) -> int:
         print_diagnostics(exc.diagnostics)
         return EXIT_USAGE
     passed = failed = 0
+    coverage = Coverage() if args.coverage or args.coverage_html else None
     for path in files:
         for result in run_test_file(path):
+            if coverage is not None and result.flow is not None and result.transcript is not None:
+                coverage.record(result.flow, result.transcript.steps)
             if result.passed:
                 passed += 1
                 print(f"PASS {result.file}: {result.name}")
@@ -34,5 +42,9 @@ def run(args) -> int:
             if args.verbose and result.transcript is not None:
                 print("  full transcript:")
                 print("  " + result.transcript.to_text().rstrip("\n").replace("\n", "\n  "))
+    if coverage is not None:
+        print(coverage.report(), end="")
+        if args.coverage_html:
+            print(f"coverage page: {coverage.write_html(args.coverage_html)}")
     print(f"{passed} passed, {failed} failed")
     return EXIT_INVALID if failed else EXIT_OK

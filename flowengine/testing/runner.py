@@ -166,6 +166,7 @@ class CaseResult:
     passed: bool
     failures: list[str] = field(default_factory=list)
     transcript: Transcript | None = None
+    flow: Flow | None = None  # the flow the case ran (coverage needs its states and edges)
 
 
 @dataclass
@@ -217,7 +218,7 @@ def run_case(test: TestFile, index: int, flow: Flow) -> CaseResult:
     scenario = case_scenario(test, index)
     transcript = simulate(flow, scenario)
     failures = match_events(transcript.events, case.get("expect", []), case.get("forbid", []))
-    return CaseResult(str(test.path), name, not failures, [f.render() for f in failures], transcript)
+    return CaseResult(str(test.path), name, not failures, [f.render() for f in failures], transcript, flow)
 
 
 def run_test_file(path: str | Path) -> list[CaseResult]:

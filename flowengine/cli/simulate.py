@@ -6,6 +6,7 @@ invalid scenario (simulation spec §5).
 
 from __future__ import annotations
 
+import json
 import sys
 
 from ..errors import FlowError
@@ -21,6 +22,9 @@ def register(sub):
     parser.add_argument("-s", "--scenario", metavar="SCENARIO", help="YAML or JSON scenario (default: none)")
     parser.add_argument("--format", choices=["json", "text"], default="json",
                         help="json: JSON Lines (default); text: one readable line per event")
+    parser.add_argument("--report", action="store_true",
+                        help="IVR flows: print the per-call IVR record (path, inputs, outcome, exit) as JSON "
+                             "instead of the transcript")
     add_dialect_option(parser)
     return parser
 
@@ -34,6 +38,18 @@ def run(args) -> int:
     flow = load_flow_or_report(args.flow, args.dialect)
     if flow is None:
         return EXIT_INVALID
+    if args.report and "ivr" not in flow.meta:
+        print(f"{args.flow}: --report needs an IVR flow (ivr, pbx, ytel-ivr or fs-ivr), not {flow.dialect}",
+              file=sys.stderr)
+        return EXIT_USAGE
     transcript = simulate(flow, scenario)
+    if args.report:
+        from ..formats.ivr.report import call_report
+
+        call = scenario.call
+        record = call_report(flow, transcript.events, transcript.steps, transcript.variables, call_id=call.call_id,
+                             started_at=call.at.isoformat().replace("+00:00", "Z"))
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return EXIT_OK
     sys.stdout.write(render(transcript.events, args.format))
     return EXIT_OK

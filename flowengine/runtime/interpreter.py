@@ -481,7 +481,11 @@ class Interpreter:
         raise _Fault("E_CHANNEL", f"channel returned unknown outcome {result.outcome!r}")
 
     def _chain_broken(self, frame: Frame) -> bool:
-        return any(not self.legs[name].up for name in frame.chain)
+        legs = self.legs
+        for name in frame.chain:
+            if not legs[name].up:
+                return True
+        return False
 
     def _bind(self, op: Op, value: dict) -> None:
         if op.result:
@@ -602,10 +606,12 @@ class Interpreter:
         leg = await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "timeout"
-        if op is state.op and not any(p._dynamic for p in op.prompts):
-            request, fields = _memo(state, op, "collect", self._collect_plan)
-        else:
-            request, fields = self._collect_plan(op, state)
+        plan = state.cache.get("collect") if op is state.op else None
+        if plan is None:
+            plan = self._collect_plan(op, state)
+            if op is state.op and not any(p._dynamic for p in op.prompts):
+                state.cache["collect"] = plan
+        request, fields = plan
         result = await self._io(self.channel.collect(leg.name, request))
         self._emit_prompts(leg.name, request.prompts, result.prompts)
         self.emit(leg.name, "collect", {**fields, "digits": result.digits, "reason": result.reason})

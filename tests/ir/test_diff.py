@@ -60,7 +60,7 @@ def test_field_edge_and_state_changes():
         ("changed", "edge", "state menu_again: edge invalid → goodbye now → sorry"),
         ("changed", "edge", "state record: edge ok → saved now → goodbye"),
         ("removed", "state", 'state saved (say "Thank you, your message was saved.")'),
-        ("added", "edge", "state operator: edge no-answer → voicemail"),
+        ("changed", "edge", "state operator: edge no-answer → goodbye now → voicemail"),
         ("changed", "state", 'state thanks: text "Thank you for calling Acme." → "Thanks!"'),
         ("added", "state", 'state sorry (say "Sorry.")'),
     ]

@@ -12,7 +12,9 @@ import sys
 
 from .. import __version__
 
-COMMANDS = ["validate", "compile", "simulate", "test", "call"]
+COMMANDS = ["validate", "compile", "simulate", "test", "call", "lint", "graph", "diff", "import", "serve"]
+# a command named like a Python keyword lives in a module with a trailing underscore
+MODULES = {"import": "import_"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
-        module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+        module = importlib.import_module(f"{__name__}.{MODULES.get(name, name.replace('-', '_'))}")
         sub_parser = module.register(sub)
         sub_parser.set_defaults(handler=module.run)
     return parser

@@ -1,0 +1,264 @@
+"""The daemon's Asterisk listener: FastAGI connections in, AMI for originating and type-ahead.
+
+    [listeners.fastagi]  host/port of the FastAGI server the dialplan's AGI(agi://…) connects to
+    [asterisk]           how flows map onto this Asterisk (dial template, recordings, originate)
+    [asterisk.ami]       optional: Originate for API-started flows, DTMF events for type-ahead
+
+Each FastAGI connection becomes one tracked task: read the environment (bounded wait), then either hand
+the connection to the API-started flow that originated it (its first AGI argument is our token), or
+route it like any inbound call through `Daemon.run_call`. Garbage before the environment ends that
+connection with one log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from ..channels.asterisk.agi import AgiCommand, AgiEnvironment
+from ..channels.asterisk.amiclient import AmiClient
+from ..channels.asterisk.channel import AsteriskChannel, AsteriskOptions, Originated, capability_warnings
+from ..channels.asterisk.fastagi import AgiConnection, FastAgiServer
+from ..channels.asterisk.tts import EspeakNg, TtsCache, TtsProvider, TtsRouter
+from ..channels.asterisk.typeahead import TypeAhead
+from ..errors import ChannelError
+from ..runtime.channel import Channel, DialRequest
+from ..runtime.clock import RealClock
+from ..runtime.ids import RandomIds
+from ..runtime.interpreter import CallInfo
+from .config import RouteConfig, ServeConfig
+from .routing import CallAttributes
+
+__all__ = ["AsteriskListener", "AsteriskCall", "build_tts", "ORIGINATE_PREFIX"]
+
+log = logging.getLogger("flowengine.asterisk")
+
+ORIGINATE_PREFIX = "flowengine-originate:"
+"""First AGI argument of a call we originated: the token that pairs it with its waiting flow."""
+
+ORIGINATE_REASONS = {4: "answered", 5: "busy", 3: "no-answer", 1: "no-answer", 8: "failed", 0: "failed"}
+"""OriginateResponse `Reason` (the last control frame: 4 answer, 5 busy, 3 ringing, 1 hang-up, 8
+congestion, 0 failure) to dial outcomes."""
+
+
+def build_tts(config: ServeConfig) -> TtsRouter:
+    """The TTS providers of `[tts]` behind one router."""
+    cache = TtsCache(config.path(config.tts.cache_dir))
+    providers: dict[str, TtsProvider] = {}
+    for name, provider in config.tts.providers.items():
+        providers[name] = EspeakNg(cache, binary=provider.binary, voice=provider.voice,
+                                   speed=provider.speed or None, timeout=provider.timeout)
+    return TtsRouter(providers, config.tts.default, dict(config.tts.voices))
+
+
+class AsteriskListener:
+    name = "asterisk"
+
+    def __init__(self, config: ServeConfig, *, tts: TtsProvider | None = None, ami: AmiClient | None = None):
+        self.config = config
+        self.options = AsteriskOptions(
+            dial_template=config.asterisk.dial_template, recordings_dir=config.asterisk.recordings_dir,
+            recording_format=config.asterisk.recording_format, recording_url=config.asterisk.recording_url)
+        self.tts: TtsProvider = tts or build_tts(config)
+        ami_config = config.asterisk.ami
+        if ami is None and ami_config is not None:
+            ami = AmiClient(ami_config.host, ami_config.port, ami_config.username, ami_config.resolved_secret(),
+                            ping_interval=ami_config.ping_interval, action_timeout=ami_config.action_timeout,
+                            backoff_max=ami_config.backoff_max)
+        self.ami = ami
+        self.daemon: Any = None
+        self.server: FastAgiServer | None = None
+        self.pending: dict[str, asyncio.Future[tuple[AgiConnection, AgiEnvironment]]] = {}
+        self.ids = RandomIds()
+
+    capability_check = staticmethod(capability_warnings)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self, daemon: Any) -> None:
+        self.daemon = daemon
+        listen = self.config.listeners.fastagi
+        self.server = FastAgiServer(self._accept, listen.host, listen.port)
+        await self.server.start()
+        host, port = self.server.address
+        log.info("FastAGI listening on %s:%d", host, port)
+        if self.ami is not None:
+            daemon.metrics.watch_ami(lambda: self.ami is not None and self.ami.connected)
+            await self.ami.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.server is not None
+        return self.server.address
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+
+    async def close(self) -> None:
+        if self.ami is not None:
+            await self.ami.close()
+
+    # -- inbound -------------------------------------------------------------------------------------
+
+    def _accept(self, connection: AgiConnection) -> None:
+        self.daemon.spawn(self._serve(connection), name=f"fastagi-{connection.peer}")
+
+    async def _serve(self, connection: AgiConnection) -> None:
+        environment = await connection.environment(self.config.listeners.fastagi.env_timeout)
+        if environment is None:
+            return
+        args = environment.args
+        if args and args[0].startswith(ORIGINATE_PREFIX):
+            waiter = self.pending.get(args[0][len(ORIGINATE_PREFIX):])
+            if waiter is not None and not waiter.done():
+                waiter.set_result((connection, environment))
+                return
+            log.warning("FastAGI call for an unknown or expired originate token; hanging up")
+            connection.send_and_close(AgiCommand("EXEC", "Hangup", "1"))
+            return
+        await self.daemon.run_call(AsteriskCall(self, connection, environment))
+
+    def typeahead_for(self, environment: AgiEnvironment) -> tuple[TypeAhead | None, Any]:
+        uniqueid = environment.get("agi_uniqueid")
+        if self.ami is None or not self.config.asterisk.type_ahead or not uniqueid or not self.ami.connected:
+            return None, None
+        tracker = TypeAhead(uniqueid)
+        return tracker, self.ami.subscribe(tracker.on_event, uniqueid=uniqueid)
+
+    # -- API-started calls ---------------------------------------------------------------------------
+
+    def api_call(self, *, to: str = "", from_: str = "") -> "AsteriskCall":
+        """An IncomingCall with no connection yet: the flow's first dial originates it."""
+        return AsteriskCall(self, None, None, to=to, from_=from_)
+
+    def agi_url(self) -> str:
+        if self.config.asterisk.agi_url:
+            return self.config.asterisk.agi_url
+        host, port = self.address
+        return f"agi://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/flowengine-originate"
+
+    async def originate(self, request: DialRequest) -> Originated:
+        if self.ami is None:
+            raise ChannelError("API-started flows need [asterisk.ami] to place calls")
+        if len(request.targets) != 1:
+            raise ChannelError("an API-started flow's first dial must have exactly one target on Asterisk")
+        if not self.ami.connected:
+            log.warning("cannot originate: AMI is not connected")
+            return Originated("failed")
+        token = self.ids.next("originate")
+        waiter: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.pending[token] = waiter
+        target = request.targets[0]
+        try:
+            done = await self.ami.originate(
+                channel=self.config.asterisk.originate_channel.format(target=target), application="AGI",
+                data=f"{self.agi_url()},{ORIGINATE_PREFIX}{token}", caller_id=request.caller_id,
+                timeout=request.timeout)
+            follow = done.follow_up
+            if not done.ok or follow is None or follow.get("Response") != "Success":
+                reason = int((follow.get("Reason") if follow else None) or 0)
+                status = ORIGINATE_REASONS.get(reason, "failed")
+                return Originated(status if status != "answered" else "failed")
+            connection, environment = await asyncio.wait_for(
+                asyncio.shield(waiter), self.config.asterisk.originate_answer_timeout)
+        except asyncio.TimeoutError:
+            log.warning("originated call to %s answered but never reached FastAGI", target)
+            return Originated("failed")
+        except ChannelError as exc:
+            log.warning("originate to %s failed: %s", target, exc)
+            return Originated("failed")
+        finally:
+            self.pending.pop(token, None)
+        typeahead, release = self.typeahead_for(environment)
+        return Originated("answered", connection, typeahead, target, environment, release)
+
+
+class AsteriskCall:
+    """An IncomingCall on one FastAGI connection (or, for API-started flows, one to be originated)."""
+
+    backend = "asterisk"
+
+    def __init__(self, listener: AsteriskListener, connection: AgiConnection | None,
+                 environment: AgiEnvironment | None, *, to: str = "", from_: str = ""):
+        self.listener = listener
+        self.connection = connection
+        self.environment = environment
+        self.to, self.from_ = to, from_
+        self._channel: AsteriskChannel | None = None
+        self._unsubscribe: Any = None
+        self._failure: str | None = None
+        env = environment
+        script = env.get("agi_network_script") if env else None
+        self.attributes = CallAttributes(
+            path=script, number=_known(env.get("agi_dnid")) if env else None,
+            extension=env.get("agi_extension") if env else None)
+
+    def call_info(self, *, call_id: str, at: datetime, trigger: str, variables: dict[str, Any]) -> CallInfo:
+        env = self.environment
+        if env is None:
+            return CallInfo(trigger=trigger, from_=self.from_ or "anonymous", to=self.to, at=at, call_id=call_id,
+                            variables=variables, extra={"backend": "asterisk"})
+        caller = _known(env.get("agi_callerid"))
+        return CallInfo(
+            trigger=trigger, from_=caller or "anonymous", to=_known(env.get("agi_dnid")) or env.get("agi_extension") or "",
+            from_name=_known(env.get("agi_calleridname")), at=at, call_id=call_id, variables=variables,
+            extra={"backend": "asterisk", "channel": env.get("agi_channel"), "uniqueid": env.get("agi_uniqueid"),
+                   "context": env.get("agi_context"), "extension": env.get("agi_extension"),
+                   "script": env.get("agi_network_script"), "args": list(env.args)},
+        )
+
+    def channel(self, route: RouteConfig, clock: RealClock) -> Channel:
+        tts = self.listener.tts
+        if route.tts and isinstance(tts, TtsRouter):
+            tts = tts.with_default(route.tts)
+        typeahead = None
+        if self.environment is not None:
+            typeahead, self._unsubscribe = self.listener.typeahead_for(self.environment)
+        self._channel = AsteriskChannel(self.connection, clock=clock, tts=tts, options=self.listener.options,
+                                        typeahead=typeahead, originator=self)
+        return self._channel
+
+    async def originate(self, request: DialRequest) -> Originated:
+        """The channel's Originator for API-started flows: AMI Originate through the listener."""
+        placed = await self.listener.originate(request)
+        if placed.connection is not None:
+            self.connection = placed.connection
+            self.environment = placed.environment
+            self._unsubscribe = placed.release
+        return placed
+
+    async def refuse(self, cause: int) -> None:
+        if self.connection is not None:
+            self.connection.send_and_close(AgiCommand("EXEC", "Hangup", str(cause)))
+
+    async def close(self) -> None:
+        """Close the connection and let go of the channel: the call's objects are then freed by
+        reference counting instead of piling up as cyclic garbage for the GC's oldest generation."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._failure = self.failure
+        if self._channel is not None:
+            self.connection = self._channel.connection
+            self._channel.originator = None
+            self._channel = None
+        if self.connection is not None:
+            self.connection.close()
+
+    @property
+    def failure(self) -> str | None:
+        if self._failure is not None:
+            return self._failure
+        if self._channel is not None and self._channel.failure:
+            return self._channel.failure
+        connection = self._channel.connection if self._channel is not None else self.connection
+        gone = connection.gone if connection is not None else None
+        return f"protocol error: {gone.detail}" if gone is not None and gone.reason == "protocol" else None
+
+
+def _known(value: str | None) -> str | None:
+    """Asterisk says "unknown" for values it does not have."""
+    return None if value in (None, "", "unknown") else value

@@ -1,0 +1,40 @@
+"""Call records in SQLite: written off the event loop, read back newest first."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from flowengine.daemon.records import CallRecord, RecordStore
+from tests.channels.asterisk.support import run
+
+
+def record(call_id: str, ended: str, outcome: str = "flow_end") -> CallRecord:
+    return CallRecord(call_id=call_id, started_at="2026-11-29T10:00:00.000Z", ended_at=ended, duration=3.5,
+                      flow="menu", flow_version=2, trigger="inbound-call", backend="asterisk", caller="+1555",
+                      called="100", channel="PJSIP/a-1", outcome=outcome, cause=None, steps=3,
+                      path=["welcome", "menu", "bye"], errors=["E_FETCH"])
+
+
+@run
+async def test_RecordStore_writes_and_reads_back(tmp_path):
+    store = RecordStore(str(tmp_path / "calls.sqlite"))
+    for index in range(3):
+        store.add(record(f"c{index}", f"2026-11-29T10:00:0{index}.000Z"))
+    recent = None
+    for _ in range(100):
+        recent = await store.recent(2)
+        if len(recent) == 2:
+            break
+    assert [r["call_id"] for r in recent] == ["c2", "c1"]
+    assert recent[0]["path"] == ["welcome", "menu", "bye"] and recent[0]["errors"] == ["E_FETCH"]
+    await store.close()
+    with sqlite3.connect(tmp_path / "calls.sqlite") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("SELECT count(*) FROM calls").fetchone() == (3,)
+
+
+def test_RecordStore_unwritable_path_fails_at_start(tmp_path):
+    with pytest.raises(sqlite3.Error):
+        RecordStore(str(tmp_path / "missing-dir" / "calls.sqlite"))

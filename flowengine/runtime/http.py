@@ -82,6 +82,18 @@ def _is_private(host: str) -> bool:
     return False
 
 
+async def check_url(url: str, *, allow_private: bool = False) -> None:
+    """The SSRF guard: AddressNotAllowed unless `url` is http(s) to a public address (or private ones
+    are allowed). Also used for URLs an API caller passes in, before anything fetches them."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AddressNotAllowed(f"only http(s) URLs are fetched, not {url!r}")
+    if not allow_private:
+        private = await asyncio.get_running_loop().run_in_executor(None, _is_private, parts.hostname)
+        if private:
+            raise AddressNotAllowed(f"{parts.hostname} is a private address (set allow_private to permit)")
+
+
 class HttpxClient:
     """Live HTTP with httpx: timeouts, size cap, SSRF guard (private addresses refused by default)."""
 
@@ -95,13 +107,7 @@ class HttpxClient:
         await self._client.aclose()
 
     async def check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise AddressNotAllowed(f"only http(s) URLs are fetched, not {url!r}")
-        if not self.allow_private:
-            private = await asyncio.get_running_loop().run_in_executor(None, _is_private, parts.hostname)
-            if private:
-                raise AddressNotAllowed(f"{parts.hostname} is a private address (set allow_private to permit)")
+        await check_url(url, allow_private=self.allow_private)
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         try:

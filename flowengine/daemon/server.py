@@ -357,12 +357,9 @@ class Daemon:
                 log.warning("call ended by the switch connection: %s", failure)
             self._account(live, run, info, entry.version, clock)
             call_id_var.reset(token)
-            if interpreter is not None:
-                # The call is over and out of `live`: drop its object graph now. The interpreter keeps
-                # bound methods of itself, so without this the whole call (channel, connection, events)
-                # would wait as cyclic garbage for a full collection, whose pauses delay every live call.
-                live.interpreter = None
-                vars(interpreter).clear()
+            # The call is over and out of `live`. The interpreter holds no reference cycle, so dropping
+            # this last reference frees the call's objects at once, without the cyclic collector.
+            live.interpreter = None
         return call_id
 
     def _on_event(self, label: str, run: _Run, event: dict) -> None:

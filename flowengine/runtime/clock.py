@@ -128,10 +128,14 @@ class RealClock:
             if asyncio.iscoroutine(operation):
                 operation.close()
             raise DeadlineReached()
+        # asyncio.timeout cancels the operation in place: no extra task or timer handle per operation.
         try:
-            return await asyncio.wait_for(operation, remaining)
-        except asyncio.TimeoutError:
-            raise DeadlineReached() from None
+            async with asyncio.timeout(remaining) as scope:
+                return await operation
+        except TimeoutError:
+            if scope.expired():
+                raise DeadlineReached() from None
+            raise
 
     async def every(self, interval: float, operation: Awaitable[Any],
                     tick: Callable[[], Awaitable[None]]) -> Any:

@@ -181,7 +181,8 @@ class Interpreter:
         self.vars: dict[str, Any] = {**_plain(flow.variables), **self.call.variables}
         # per leg: started_at / answered_at / ended_at (seconds), ended_by, cause; the `legs` built-in
         self.leg_times: dict[str, dict[str, Any]] = {}
-        self.scope = Scope(self.vars, self._builtins, now=self.clock.wall, declared=flow.declared or ())
+        self.scope = Scope(self.vars, _builtins_factory(self.call, flow, self.leg_times), now=self.clock.wall,
+                           declared=flow.declared or ())
         self.legs: dict[str, Leg] = {}
         self._letters = leg_letters()
         self._steps = 0
@@ -197,7 +198,7 @@ class Interpreter:
         self._max_jumps = flow.max_jumps
         self._ready: list[tuple[Flow, str, dict[str, Any]]] = []  # record_start.on_ready, in start order
         # On the virtual clock the fake channel enforces deadlines itself: await channel calls directly.
-        self._io = self._guarded if self.clock.needs_guard else _direct
+        self._needs_guard = self.clock.needs_guard
         self._stop_at = self.limits.max_time
 
     # -- events --------------------------------------------------------------------------------------
@@ -224,9 +225,6 @@ class Interpreter:
         elif "ended_at" not in times:
             times.update(ended_at=t, ended_by=event.get("by", "flow"), cause=event.get("cause", event.get("reason")))
 
-    def _builtins(self) -> dict[str, Any]:
-        flow = {"name": self.flow.name, "dialect": self.flow.dialect}
-        return {**self.call.builtins(), "flow": flow, "legs": self.leg_times}
 
     def _error_event(self, code: str, message: str, state: State | None) -> None:
         fields = {"code": code, "message": message}
@@ -424,6 +422,11 @@ class Interpreter:
         """The lifetime no longer applies (a dial or queue with `ends_lifetime` was answered)."""
         self._lifetime_fired = True
         self._set_deadline()
+
+    def _io(self, operation: Awaitable[Any]) -> Awaitable[Any]:
+        """A channel operation under the current deadline. On the virtual clock the fake channel enforces
+        deadlines itself, so the operation is awaited as it is (no extra coroutine per operation)."""
+        return self._guarded(operation) if self._needs_guard else operation
 
     async def _guarded(self, operation: Awaitable[Any]) -> Any:
         try:
@@ -988,8 +991,13 @@ _QUEUE_OUTCOMES = {
 }
 
 
-def _direct(operation: Awaitable[Any]) -> Awaitable[Any]:
-    return operation
+def _builtins_factory(call: CallInfo, flow: Flow, leg_times: dict) -> Callable[[], dict[str, Any]]:
+    """The run's read-only built-ins, built on first use. A closure over what they need, not over the
+    interpreter, so a finished call holds no reference cycle and is freed without the cycle collector."""
+    def build() -> dict[str, Any]:
+        return {**call.builtins(), "flow": {"name": flow.name, "dialect": flow.dialect}, "legs": leg_times}
+
+    return build
 
 
 def _prompt(op: Op) -> Prompt:

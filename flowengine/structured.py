@@ -12,7 +12,9 @@ Rules kept here, for every YAML or JSON input flowengine reads (flows, scenarios
 
 from __future__ import annotations
 
+import bisect
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,7 +119,7 @@ def load(
             [Diagnostic("E_TOO_LARGE", f"input is larger than the {max_bytes} byte limit", Span(filename))]
         )
     if json_only:
-        _check_strict_json(text, filename, error_cls)
+        return _load_json(text, filename, max_depth, error_cls)
     try:
         tree = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -156,20 +158,86 @@ def _duplicate_message(exc: MarkedYAMLError) -> str:
     return "duplicate key"
 
 
-def _check_strict_json(text: str, filename: str, error_cls: type) -> None:
+def _load_json(text: str, filename: str, max_depth: int, error_cls: type) -> Document:
+    """Strict JSON (the standard library's parser), with positions from a fast token scan."""
+
     def reject_constant(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        json.loads(text, parse_constant=reject_constant)
+        data = json.loads(text, parse_constant=reject_constant)
     except json.JSONDecodeError as exc:
-        raise error_cls(
-            [Diagnostic("E_JSON", exc.msg, Span(filename, exc.lineno, exc.colno))]
-        ) from None
+        raise error_cls([Diagnostic("E_JSON", exc.msg, Span(filename, exc.lineno, exc.colno))]) from None
     except ValueError as exc:
         raise error_cls([Diagnostic("E_JSON", str(exc), Span(filename))]) from None
     except RecursionError:
         raise error_cls([Diagnostic("E_TOO_DEEP", "nesting too deep", Span(filename))]) from None
+    doc = Document(filename, text, data)
+    _JsonPositions(doc, max_depth, error_cls).scan()
+    return doc
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
+
+
+class _JsonPositions:
+    """Record where every key and value of a (valid) JSON text starts; catch duplicate keys and depth.
+
+    One pass over tokens found by a regular expression, so it stays fast on large flows (ruamel, which
+    gives positions for YAML, is far slower on big JSON files)."""
+
+    def __init__(self, doc: Document, max_depth: int, error_cls: type):
+        self.doc = doc
+        self.max_depth = max_depth
+        self.error_cls = error_cls
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", doc.text)]
+
+    def where(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1] + 1
+
+    def fail(self, code: str, message: str, offset: int) -> None:
+        line, col = self.where(offset)
+        raise self.error_cls([Diagnostic(code, message, Span(self.doc.filename, line, col))])
+
+    def scan(self) -> None:
+        positions, key_positions = {}, {}
+        # a frame: [path, is_object, current key or index, keys seen, expecting a key]
+        stack: list[list] = []
+        path: tuple = ()
+        for match in _JSON_TOKEN.finditer(self.doc.text):
+            token = match.group()
+            offset = match.start()
+            frame = stack[-1] if stack else None
+            if token == ":":
+                frame[4] = False
+                continue
+            if token == ",":
+                if frame[1]:
+                    frame[4] = True
+                else:
+                    frame[2] += 1
+                continue
+            if token in "}]":
+                stack.pop()
+                continue
+            if frame is not None and frame[1] and frame[4]:  # an object's key
+                key = json.loads(token)
+                if key in frame[3]:
+                    self.fail("E_DUPLICATE_KEY", f'duplicate key "{key}"', offset)
+                frame[3].add(key)
+                frame[2] = key
+                key_positions[frame[0] + (key,)] = offset
+                continue
+            path = () if frame is None else frame[0] + (frame[2],)
+            if frame is not None:
+                positions[path] = offset
+            if token in "{[":
+                if len(stack) >= self.max_depth:
+                    self.fail("E_TOO_DEEP", f"nesting deeper than {self.max_depth} levels", offset)
+                stack.append([path, token == "{", 0, set(), True])
+        self.doc.positions = {p: self.where(o) for p, o in positions.items()}
+        self.doc.key_positions = {p: self.where(o) for p, o in key_positions.items()}
 
 
 class _Converter:

@@ -834,7 +834,7 @@ class Interpreter:
         headers = dict(op.headers or {})
         body = op.body
         if op.json_body is not None:
-            body = json.dumps(_plain(op.json_body), separators=(",", ":"), ensure_ascii=False)
+            body = _json_text(op.json_body)
             headers.setdefault("Content-Type", "application/json")
         request = HttpRequest(op.method, op.url, _str_params(op.params), body, headers, op.timeout)
         response = await self._send_http(request, frame.focus)
@@ -855,8 +855,7 @@ class Interpreter:
             raise _Budget("E_MAX_FETCHES", f"more than {self.limits.max_fetches} document fetches", state)
         body, headers = None, {}
         if op.json_body is not None:
-            body = json.dumps(_plain(op.json_body), separators=(",", ":"), ensure_ascii=False)
-            headers = {"Content-Type": "application/json"}
+            body, headers = _json_text(op.json_body), {"Content-Type": "application/json"}
         request = HttpRequest(op.method, op.url, _str_params(op.params), body, headers, op.timeout)
         response = await self._send_http(request, frame.focus)
         self._bind(op, {"ok": response.ok, "status": response.status, "error": response.error})
@@ -905,21 +904,19 @@ class Interpreter:
         return "ok" if result.ok else "error"
 
     async def _op_set(self, frame: Frame, op: Op, state: State) -> str:
-        if op.name in RESERVED:
-            raise _Fault("E_RESERVED_ASSIGN", f"{op.name!r} is read-only", state)
-        value = _plain(op.value)
-        self.vars[op.name] = value
-        if not op.silent:
-            self.emit(frame.focus, "set", {"name": op.name, "value": value})
-        return "ok"
+        return self._assign(frame, state, ((op.name, op.value),), op.silent)
 
     async def _op_assign(self, frame: Frame, op: Op, state: State) -> str:
-        for name, value in op.values.items():
+        return self._assign(frame, state, op.values.items(), op.silent)
+
+    def _assign(self, frame: Frame, state: State, items: Any, silent: bool) -> str:
+        """Store user variables (a `set` event each unless silent); built-ins are read-only."""
+        for name, value in items:
             if name in RESERVED:
                 raise _Fault("E_RESERVED_ASSIGN", f"{name!r} is read-only", state)
             value = _plain(value)
             self.vars[name] = value
-            if not op.silent:
+            if not silent:
                 self.emit(frame.focus, "set", {"name": name, "value": value})
         return "ok"
 
@@ -1088,6 +1085,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def _json_text(value: Any) -> str:
+    """A JSON request body, compact, as sent over HTTP."""
+    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False)
 
 
 def _str_params(params: Any) -> dict[str, str] | None:

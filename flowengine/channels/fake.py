@@ -427,12 +427,19 @@ class FakeChannel:
             self.dialled.pop(new_leg, None)
         return self._finish(end, result)
 
+    def _scripted_party(self, leg: str, peer: str) -> tuple[str, str]:
+        """(the leg whose dial entry scripts a bridge, the other one): the dialled leg of the pair, the
+        later-dialled one when both were. A bridge is one connection, so it lasts the same however the flow
+        names its two legs, as on a switch (where a dialled leg is bridged to the leg that dialled it)."""
+        if leg in self.dialled and (peer not in self.dialled or (len(leg), leg) > (len(peer), peer)):
+            return leg, peer
+        return peer, leg
+
     async def bridge(self, leg: str, peer: str, time_limit: float | None = None) -> BridgeResult:
-        outcome = self.dialled.get(peer) or self.dialled.get(leg) or DialOutcome("answer")
+        party, other = self._scripted_party(leg, peer)
+        outcome = self.dialled.get(party) or DialOutcome("answer")
         talk = _ms(outcome.talk)
-        ender = peer if outcome.hangup == "callee" else leg
-        if peer not in self.dialled and leg in self.dialled:
-            ender = leg if outcome.hangup == "callee" else peer
+        ender = party if outcome.hangup == "callee" else other
         start = self.clock.ms
         result = BridgeResult()
         key = self.hangup_keys.get(peer)

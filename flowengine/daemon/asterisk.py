@@ -5,9 +5,10 @@
     [asterisk.ami]       optional: Originate for API-started flows, DTMF events for type-ahead
 
 Each FastAGI connection becomes one tracked task: read the environment (bounded wait), then either hand
-the connection to the API-started flow that originated it (its first AGI argument is our token), or
-route it like any inbound call through `Daemon.run_call`. Garbage before the environment ends that
-connection with one log line.
+the connection to the flow waiting for it (its first AGI argument is our one-time token: an API-started
+flow's originated call, or a leg a flow dialled with on_answer states, which Dial()'s U() subroutine
+hands over), or route it like any inbound call through `Daemon.run_call`. Garbage before the
+environment ends that connection with one log line.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ __all__ = ["AsteriskListener", "AsteriskCall", "build_tts", "ORIGINATE_PREFIX"]
 log = logging.getLogger("flowengine.asterisk")
 
 ORIGINATE_PREFIX = "flowengine-originate:"
-"""First AGI argument of a call we originated: the token that pairs it with its waiting flow."""
+"""First AGI argument of a call we placed (originated, or dialled with U()): the one-time token that
+pairs it with its waiting flow."""
 
 ORIGINATE_REASONS = {4: "answered", 5: "busy", 3: "no-answer", 1: "no-answer", 8: "failed", 0: "failed"}
 """OriginateResponse `Reason` (the last control frame: 4 answer, 5 busy, 3 ringing, 1 hang-up, 8
@@ -60,7 +62,8 @@ class AsteriskListener:
         self.config = config
         self.options = AsteriskOptions(
             dial_template=config.asterisk.dial_template, recordings_dir=config.asterisk.recordings_dir,
-            recording_format=config.asterisk.recording_format, recording_url=config.asterisk.recording_url)
+            recording_format=config.asterisk.recording_format, recording_url=config.asterisk.recording_url,
+            leg_context=config.asterisk.leg_context)
         self.tts: TtsProvider = tts or build_tts(config)
         ami_config = config.asterisk.ami
         if ami is None and ami_config is not None:
@@ -100,6 +103,27 @@ class AsteriskListener:
     async def close(self) -> None:
         if self.ami is not None:
             await self.ami.close()
+
+    # -- one-time tokens --------------------------------------------------------------------------------
+
+    def expect(self, kind: str) -> tuple[str, asyncio.Future]:
+        """A one-time token for a call we place (the AGI argument it arrives with) and its future."""
+        token = self.ids.next(kind)
+        waiter: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.pending[token] = waiter
+        return ORIGINATE_PREFIX + token, waiter
+
+    def forget(self, argument: str) -> None:
+        self.pending.pop(argument.removeprefix(ORIGINATE_PREFIX), None)
+
+    async def hang_up(self, channel: str) -> None:
+        """AMI Hangup of `channel`; a failure is one log line (the channel may be gone already)."""
+        if self.ami is None or not self.ami.connected:
+            return
+        try:
+            await self.ami.hangup(channel)
+        except ChannelError as exc:
+            log.info("AMI hangup of %s: %s", channel, exc)
 
     # -- inbound -------------------------------------------------------------------------------------
 
@@ -148,15 +172,12 @@ class AsteriskListener:
         if not self.ami.connected:
             log.warning("cannot originate: AMI is not connected")
             return Originated("failed")
-        token = self.ids.next("originate")
-        waiter: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.pending[token] = waiter
+        token, waiter = self.expect("originate")
         target = request.targets[0]
         try:
             done = await self.ami.originate(
                 channel=self.config.asterisk.originate_channel.format(target=target), application="AGI",
-                data=f"{self.agi_url()},{ORIGINATE_PREFIX}{token}", caller_id=request.caller_id,
-                timeout=request.timeout)
+                data=f"{self.agi_url()},{token}", caller_id=request.caller_id, timeout=request.timeout)
             follow = done.follow_up
             if not done.ok or follow is None or follow.get("Response") != "Success":
                 reason = int((follow.get("Reason") if follow else None) or 0)
@@ -171,13 +192,14 @@ class AsteriskListener:
             log.warning("originate to %s failed: %s", target, exc)
             return Originated("failed")
         finally:
-            self.pending.pop(token, None)
+            self.forget(token)
         typeahead, release = self.typeahead_for(environment)
         return Originated("answered", connection, typeahead, target, environment, release)
 
 
 class AsteriskCall:
-    """An IncomingCall on one FastAGI connection (or, for API-started flows, one to be originated)."""
+    """An IncomingCall on one FastAGI connection (or, for API-started flows, one to be originated). It is
+    also its channel's Originator and LegSessions."""
 
     backend = "asterisk"
 
@@ -218,7 +240,7 @@ class AsteriskCall:
         if self.environment is not None:
             typeahead, self._unsubscribe = self.listener.typeahead_for(self.environment)
         self._channel = AsteriskChannel(self.connection, clock=clock, tts=tts, options=self.listener.options,
-                                        typeahead=typeahead, originator=self)
+                                        typeahead=typeahead, originator=self, legs=self)
         return self._channel
 
     async def originate(self, request: DialRequest) -> Originated:
@@ -229,6 +251,29 @@ class AsteriskCall:
             self.environment = placed.environment
             self._unsubscribe = placed.release
         return placed
+
+    # -- LegSessions: the legs the flow dials with on_answer states -------------------------------------
+
+    def expect(self) -> tuple[str, asyncio.Future]:
+        return self.listener.expect("leg")
+
+    def forget(self, token: str) -> None:
+        self.listener.forget(token)
+
+    def on_caller_hangup(self, callback) -> Any:
+        ami = self.listener.ami
+        uniqueid = self.environment.get("agi_uniqueid") if self.environment is not None else None
+        if ami is None or not uniqueid:
+            return None
+
+        def on_event(event) -> None:
+            if event.name == "Hangup":
+                callback()
+
+        return ami.subscribe(on_event, uniqueid=uniqueid)
+
+    def hang_up(self, channel: str) -> None:
+        self.listener.daemon.spawn(self.listener.hang_up(channel), name=f"ami-hangup-{channel}")
 
     async def refuse(self, cause: int) -> None:
         if self.connection is not None:
@@ -242,6 +287,7 @@ class AsteriskCall:
             self._unsubscribe = None
         self._failure = self.failure
         if self._channel is not None:
+            self._channel.close_legs()
             self.connection = self._channel.connection
             self._channel.originator = None
             self._channel = None

@@ -110,6 +110,9 @@ class AsteriskConfig:
     agi_url: str = ""
     """The agi:// URL originated calls run (default: the FastAGI listener's address)."""
     originate_answer_timeout: float = 10.0
+    leg_context: str = "flowengine-leg"
+    """The dialplan context Dial()'s U() option runs on an answered leg with states of its own (a dial's
+    on_answer): it runs AGI on this daemon with ${ARG1} (docs/asterisk.md)."""
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@
     [freeswitch.inbound]    optional: event_socket host/port/password for API-started flows' calls
 
 Each outbound connection becomes one tracked task: `connect`, `myevents`, `linger` (bounded wait), then either
-hand the connection to the API-started flow that originated it (its channel variable `flowengine_token`), or
-route it like any inbound call through `Daemon.run_call` (route `path` = the channel variable
+hand the connection to the flow waiting for it (its channel variable `flowengine_token`: an API-started flow's
+originated call, or a leg a flow dialled with on_answer states, which the bridge's group confirmation hands
+over), or route it like any inbound call through `Daemon.run_call` (route `path` = the channel variable
 `flowengine_route`, `number` and `extension` = the destination number). A socket without `async full`, a
 silent switch or garbage before CHANNEL_DATA ends that connection with one log line.
 """
@@ -29,6 +30,7 @@ from ..channels.freeswitch.channel import (
 )
 from ..channels.freeswitch.esl import ChannelData, CommandReply, sendmsg_hangup
 from ..channels.freeswitch.inbound import InboundClient
+from ..channels.freeswitch.legs import TOKEN_VARIABLE
 from ..channels.freeswitch.outbound import EslConnection, OutboundServer
 from ..errors import ChannelError
 from ..runtime.channel import Channel, DialRequest
@@ -42,8 +44,6 @@ __all__ = ["FreeSwitchListener", "FreeSwitchCall", "TOKEN_VARIABLE", "ROUTE_VARI
 
 log = logging.getLogger("flowengine.freeswitch")
 
-TOKEN_VARIABLE = "flowengine_token"
-"""Channel variable of a call we originated: pairs its outbound connection with the waiting flow."""
 ROUTE_VARIABLE = "flowengine_route"
 """Channel variable the dialplan may set before `socket`: the route `path` that picks the flow."""
 
@@ -100,6 +100,18 @@ class FreeSwitchListener:
         if self.inbound is not None:
             await self.inbound.close()
 
+    # -- one-time tokens --------------------------------------------------------------------------------
+
+    def expect(self, kind: str) -> tuple[str, asyncio.Future]:
+        """A one-time token for a call we place (its `flowengine_token`) and the future its socket resolves."""
+        token = self.ids.next(kind)
+        waiter: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.pending[token] = waiter
+        return token, waiter
+
+    def forget(self, token: str) -> None:
+        self.pending.pop(token, None)
+
     # -- inbound calls (outbound sockets) ----------------------------------------------------------------
 
     def _accept(self, connection: EslConnection) -> None:
@@ -145,9 +157,7 @@ class FreeSwitchListener:
         if not self.inbound.connected:
             log.warning("cannot originate: the inbound Event Socket is not connected")
             return Originated("failed")
-        token = self.ids.next("originate")
-        waiter: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.pending[token] = waiter
+        token, waiter = self.expect("originate")
         target = request.targets[0]
         variables = {TOKEN_VARIABLE: token, "originate_timeout": str(max(1, round(request.timeout)))}
         if request.caller_id:
@@ -167,12 +177,13 @@ class FreeSwitchListener:
             log.warning("originated call to %s answered but its socket never connected", target)
             return Originated("failed")
         finally:
-            self.pending.pop(token, None)
+            self.forget(token)
         return Originated("answered", connection, data, answered_by=target)
 
 
 class FreeSwitchCall:
-    """An IncomingCall on one outbound Event Socket (or, for API-started flows, one to be originated)."""
+    """An IncomingCall on one outbound Event Socket (or, for API-started flows, one to be originated). It is
+    also its channel's LegSessions."""
 
     backend = "freeswitch"
 
@@ -205,14 +216,27 @@ class FreeSwitchCall:
         if route.tts and tts is not None and hasattr(tts, "with_default"):
             tts = tts.with_default(route.tts)
         self._channel = FreeSwitchChannel(self.connection, self.data, clock=clock, options=self.listener.options,
-                                          tts=tts, originator=_Originator(self))
+                                          tts=tts, originator=_Originator(self), legs=self)
         return self._channel
+
+    # -- LegSessions: the legs the flow dials with on_answer states -------------------------------------
+
+    def socket_address(self) -> str:
+        return self.listener.socket_address()
+
+    def expect(self) -> tuple[str, asyncio.Future]:
+        return self.listener.expect("leg")
+
+    def forget(self, token: str) -> None:
+        self.listener.forget(token)
 
     async def refuse(self, cause: int) -> None:
         if self.connection is not None:
             await _hang_up(self.connection, Q850.get(cause, "NORMAL_CLEARING"))
 
     async def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close_legs()
         connection = self._channel.connection if self._channel is not None else self.connection
         if connection is None:
             return

@@ -21,12 +21,20 @@ starts one). Time is simulated per call (each command advances the call's own
 clock by what it would take) and slept for `time_scale` of that in real time. `hangup_at`, the `dial`,
 `queue` and `conference` tables and `media` durations come from a channels.fake.World, so one scenario
 drives the fake channel and this fake switch alike.
+
+Dial()'s U(<context>^<args>) option runs the subroutine the way app_dial.c does: after the dialled party
+answers (the `dial` entry), the AGI() of `dialplan[<context>]` opens a new FastAGI session for that leg
+(`agi_network_script` from the URL, the arguments in `agi_arg_1`…), whose caller actions are the entry's
+`inputs`; leg A waits meanwhile (its own hang-up only reaches AMI). When that session closes, Dial()
+connects the legs, or with GOSUB_RESULT=CONTINUE hangs the leg up and returns; a leg that hung up is not
+connected. Both sessions share one timeline, read with `${STRFTIME(,,%s.%3q)}`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -67,8 +75,8 @@ from ..channels.fake import (
     World,
     lookup,
 )
-from ..errors import RemoteProtocolError
-from ..runtime.clock import RealClock
+from ..errors import ChannelError, RemoteProtocolError
+from ..runtime.clock import DeadlineReached, RealClock
 
 __all__ = ["FakeAsterisk", "FakeCall", "CallRecord", "FakeTts", "caller_inputs"]
 
@@ -98,6 +106,8 @@ LISTEN_COMMANDS = frozenset({"GET DATA", "WAIT FOR DIGIT", "RECORD FILE"})
 """Without FLOWENGINE_INPUT markers, each of these starts the next scripted caller action."""
 PROMPT_COMMANDS = frozenset({"STREAM FILE", "WAIT FOR DIGIT", "SAY DIGITS", "EXEC"})
 """Commands the flowengine channel uses for one prompt each (`FLOWENGINE_INPUT collect-n/<count>`)."""
+SWITCH_TIME = "STRFTIME(,,%s.%3q)"
+"""The one dialplan function the fake evaluates: its clock, in seconds with milliseconds."""
 
 CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No answer", 21: "Call Rejected",
               34: "Circuit/channel congestion"}
@@ -149,6 +159,7 @@ class CallRecord:
     hung_up_by: str | None = None  # caller | flow | ami
     cause: int | None = None
     closed_by_server: bool = False  # the flowengine side closed the socket (as it must after HANGUP)
+    dropped: bool = False  # the fake dropped the connection (stop(): a network cut)
     held: bool = False  # the server never closed the socket within `hold_timeout`
     protocol_error: str | None = None
     redirected_to: tuple[str, str, str] | None = None
@@ -175,7 +186,8 @@ class FakeCall:
 
     def __init__(self, fake: "FakeAsterisk", address: tuple[str, int], *, path: str, caller: list,
                  world: World, callerid: str, calleridname: str, dnid: str, extension: str, context: str,
-                 args: tuple[str, ...], env: dict[str, str] | None, hold_timeout: float):
+                 args: tuple[str, ...], env: dict[str, str] | None, hold_timeout: float,
+                 dialler: "FakeCall | None" = None, channel: str | None = None):
         self.fake = fake
         self.address = address
         self.world = world
@@ -184,14 +196,17 @@ class FakeCall:
         self.number = next(fake._call_numbers)
         self.uniqueid = f"{fake.epoch}.{2 * self.number + 1}"
         self.linkedid = f"{fake.epoch}.{2 * self.number}"
-        self.channel = f"Local/{extension}@{context}-{self.number:08x};2"
+        self.channel = channel or f"Local/{extension}@{context}-{self.number:08x};2"
         self.callerid, self.calleridname = callerid, calleridname
         self.context, self.extension = context, extension
         self.hold_timeout = hold_timeout
+        # a dialled leg in Dial()'s U() subroutine: its AGI() returning is the subroutine's Return(), not
+        # a hang-up, and it lives on its dialler's timeline
+        self.dialler = dialler
         self.environment = self._environment(path, dnid, args, env)
         self.state = 4  # Ring
-        self.t = 0.0  # this call's simulated seconds
-        self.hangup_at = world.hangup_at
+        self.t = dialler.t if dialler is not None else 0.0  # this call's simulated seconds
+        self.hangup_at = None if dialler is not None else world.hangup_at
         self.dead = False
         self.pending_keys: list[_Key] = []
         self.input_request_at: float | None = None
@@ -209,6 +224,7 @@ class FakeCall:
         self.finished: asyncio.Future[CallRecord] = asyncio.get_running_loop().create_future()
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"fake-asterisk-call-{self.number}")
         fake.calls[self.channel] = self
+        fake.timeline.append(self)
 
     # -- environment -------------------------------------------------------------------------------
 
@@ -243,9 +259,18 @@ class FakeCall:
 
     def hangup(self, by: str = "caller") -> None:
         """The channel hangs up now (the caller, or an AMI Hangup/Redirect)."""
+        if self.finished.done():  # a dialled leg back in Dial() after its subroutine: no session to tell
+            self._die(by, 16)
+            return
         if self._external_hangup is None:
             self._external_hangup = by
         self._external.set()
+
+    def stop(self) -> None:
+        """Fault injection: drop the FastAGI connection now (a network cut); the channel lives on."""
+        self.record.dropped = True
+        if self.writer is not None:
+            self.writer.close()
 
     # -- the conversation ---------------------------------------------------------------------------
 
@@ -268,14 +293,15 @@ class FakeCall:
         finally:
             if self._notice_task is not None:
                 self._notice_task.cancel()
-            if not self.dead:
+            if not self.dead and self.dialler is None:
                 self._die("flow" if self.record.closed_by_server else "caller", 16)
             if self.writer is not None:
                 self.writer.close()
             self._done()
 
     def _done(self) -> None:
-        self.fake.calls.pop(self.channel, None)
+        if self.dead or self.dialler is None:  # a dialled leg's channel outlives its subroutine's session
+            self.fake.calls.pop(self.channel, None)
         if not self.finished.done():
             self.finished.set_result(self.record)
 
@@ -294,7 +320,7 @@ class FakeCall:
                 self.codec.receive_data(data)
                 continue
             if type(event) is Closed:
-                self.record.closed_by_server = True
+                self.record.closed_by_server = not self.record.dropped
                 return
             assert type(event) is AgiCommand
             await self._command(event)
@@ -331,6 +357,10 @@ class FakeCall:
         line = command.line
         self.record.commands.append(line)
         self.record.lines.append((">>", line))
+        if self.fake.on_command is not None:
+            self.fake.on_command(self, line)
+            if self.record.dropped:
+                return
         if self._notice_due:
             self._send_notice()  # Asterisk noticed the hang-up before reading this command
         self.fake._event(self, "AGIExecStart", "agi", [("CommandId", str(self.number * 1000 + len(self.record.commands))),
@@ -376,6 +406,8 @@ class FakeCall:
         self.record.cause = cause if self.record.cause is None else self.record.cause
         self.fake._event(self, "Hangup", "call", [("Cause", str(self.record.cause)),
                                                   ("Cause-txt", CAUSE_TEXT.get(self.record.cause, "Unknown"))])
+        if self.finished.done():
+            self.fake.calls.pop(self.channel, None)
 
     # -- commands -------------------------------------------------------------------------------------
 
@@ -395,21 +427,45 @@ class FakeCall:
         if not self.marked and name in LISTEN_COMMANDS and not self.dead:
             self._begin_input("")  # an AGI program without FLOWENGINE_INPUT: each listen is a request
         try:
-            reply, duration = handler(self, args)
+            outcome = handler(self, args)
+            reply, duration = await outcome if inspect.isawaitable(outcome) else outcome
         except _Hangup as hung:
-            reply, duration = self._hung_reply(name, args, hung.at - start), hung.at - start
+            reply, duration = self._hung_reply(name, args, hung.at - start), hung.at - self.t
             self._die("caller", 16)
         if name in PROMPT_COMMANDS and self.prompts_left > 0:
             self.prompts_left -= 1
-        await self._pass(duration)
+        alive = not self.dead
+        if await self._pass(duration) < duration and alive and self.dead:
+            reply = self._hung_reply(name, args, self.t - start)  # an outside hang-up ended the command
         return reply
 
-    async def _pass(self, seconds: float) -> None:
-        """Let simulated time run; an outside hang-up cuts it short (the reply was already decided)."""
-        self.t += max(0.0, seconds)
+    async def _pass(self, seconds: float) -> float:
+        """Let simulated time run; returns how much did. An outside hang-up (AMI, the test) ends it early.
+        A dialled leg in Dial()'s subroutine lives on its dialler's timeline: the dialler hanging up on
+        the way is only an AMI event, for leg A waits inside Dial() and the subroutine goes on."""
+        seconds = max(0.0, seconds)
+        dialler = self.dialler
+        if dialler is not None and not dialler.dead and dialler.hangup_at is not None \
+                and dialler.hangup_at < self.t + seconds:
+            early = max(0.0, dialler.hangup_at - self.t)
+            passed = await self._wait(early)
+            if passed < early:
+                return passed
+            dialler._die("caller", 16)
+            return passed + await self._wait(seconds - early)
+        return await self._wait(seconds)
+
+    async def _wait(self, seconds: float) -> float:
+        """`seconds` of simulated time, slept at time_scale; outside events are handled as they come."""
+        start = self.t
+        self.t += seconds
+        cut = seconds
         if seconds > 0 and self.fake.time_scale > 0:
+            loop = asyncio.get_running_loop()
+            began = loop.time()
             try:
                 await asyncio.wait_for(self._external.wait(), seconds * self.fake.time_scale)
+                cut = min(seconds, (loop.time() - began) / self.fake.time_scale)
             except asyncio.TimeoutError:
                 pass
         if self._external.is_set():
@@ -419,6 +475,9 @@ class FakeCall:
             self._external_keys.clear()
             if self._external_hangup and not self.dead:
                 self._die(self._external_hangup, 16)
+                self.t = start + cut
+                return cut
+        return seconds
 
     def _hung_reply(self, name: str, args: list[str], played: float) -> AgiReply:
         endpos = max(0, round(played * SAMPLES_PER_SECOND))
@@ -604,8 +663,13 @@ class FakeCall:
         return (AgiReply(code=200, result="1", data=value) if value is not None else AgiReply(code=200, result="0")), 0.0
 
     def do_get_full_variable(self, args: list[str]) -> tuple[AgiReply, float]:
-        text = re.sub(r"\$\{([^}]*)\}", lambda m: self.record.variables.get(m.group(1), ""), args[0])
+        text = re.sub(r"\$\{([^}]*)\}", lambda m: self._value(m.group(1)), args[0])
         return AgiReply(code=200, result="1", data=text), 0.0
+
+    def _value(self, name: str) -> str:
+        if name == SWITCH_TIME:
+            return f"{self.fake.epoch + self.t:.3f}"
+        return self.record.variables.get(name, "")
 
     def do_verbose(self, args: list[str]) -> tuple[AgiReply, float]:
         return AgiReply(code=200, result="1"), 0.0
@@ -622,7 +686,14 @@ class FakeCall:
         handler = _APPLICATIONS.get(app.lower())
         if handler is None:
             return AgiReply(code=200, result="-2"), 0.0
-        result, seconds = handler(self, data)
+        outcome = handler(self, data)
+        if inspect.isawaitable(outcome):
+            return self._replied(outcome)
+        result, seconds = outcome
+        return AgiReply(code=200, result=str(result)), seconds
+
+    async def _replied(self, outcome) -> tuple[AgiReply, float]:
+        result, seconds = await outcome
         return AgiReply(code=200, result=str(result)), seconds
 
     # -- dialplan applications: (result, simulated seconds) ---------------------------------------------
@@ -673,6 +744,9 @@ class FakeCall:
         answering = [a for a in answering if a[0] < timeout]
         variables = self.record.variables
         variables.update(DIALSTATUS="", ANSWEREDTIME="", ANSWEREDTIME_MS="", DIALEDPEERNUMBER="")
+        gosub = re.search(r"U\(([^)]*)\)", options)
+        if answering and gosub and gosub.group(1).split("^", 1)[0] in self.fake.dialplan:
+            return self._dial_gosub(answering[0], gosub.group(1), limit)
         if answering:
             ring, _, outcome, destination = answering[0]
             talk = outcome.talk
@@ -710,6 +784,60 @@ class FakeCall:
         variables["DIALSTATUS"] = status
         return 0, seconds
 
+    async def _dial_gosub(self, answered: tuple, gosub: str, limit: re.Match | None) -> tuple[int, float]:
+        """Dial() with U(): the answered leg runs the subroutine (an AGI session of its own) before the legs
+        are connected for the entry's talk; returns (result, 0: its time has passed)."""
+        ring, _, outcome, destination = answered
+        variables = self.record.variables
+        try:
+            self._check_hangup(self.t + ring)
+        except _Hangup:
+            variables["DIALSTATUS"] = "CANCEL"
+            raise
+        if await self._pass(ring) < ring:
+            variables["DIALSTATUS"] = "CANCEL"
+            return -1, 0.0
+        peer = destination.split("/", 1)[-1]
+        variables.update(DIALSTATUS="ANSWER", DIALEDPEERNUMBER=peer)
+        context, _, rest = gosub.partition("^")
+        found = self.fake._agi_target(_expand(self.fake.dialplan[context], {
+            f"ARG{n}": arg for n, arg in enumerate(rest.split("^") if rest else [], 1)}))
+        if found is None:
+            return 0, 0.0
+        address, path, args = found
+        callee = self.fake.call(address, path=path, caller=list(outcome.inputs), world=self.world,
+                                callerid=self.callerid, calleridname=self.calleridname, extension="s",
+                                context=context, args=args, dialler=self,
+                                channel=f"{destination.split('@', 1)[0]}-{next(self.fake._call_numbers):08x}")
+        callee.state = 6
+        callee.record.variables["DIALEDPEERNUMBER"] = peer
+        record = await callee.finished
+        self.t = max(self.t, callee.t)
+        if self.dead:  # leg A hung up while the subroutine ran: Dial() hangs the leg up and returns
+            callee._die("flow", 16)
+            return -1, 0.0
+        if callee.dead:  # the leg hung up (or was hung up) in the subroutine: nothing to connect
+            return 0, 0.0
+        if record.variables.get("GOSUB_RESULT") == "CONTINUE":
+            callee._die("flow", 16)
+            return 0, 0.0
+        talk = outcome.talk if limit is None else min(outcome.talk, int(limit.group(1)) / 1000)
+        try:
+            self._check_hangup(self.t + talk)
+        except _Hangup:  # leg A hangs up during the bridge
+            callee._die("flow", 16)
+            raise
+        variables.update(ANSWEREDTIME=str(int(talk)), ANSWEREDTIME_MS=str(round(talk * 1000)))
+        if await self._pass(talk) < talk and self.dead:  # leg A was hung up from outside during the bridge
+            callee._die("flow", 16)
+            return -1, 0.0
+        if outcome.hangup == "caller" and (limit is None or outcome.talk <= talk):
+            self._die("caller", 16)
+            callee._die("flow", 16)
+            return -1, 0.0
+        callee._die("caller", 16)  # the called party (or the L() limit) ended the bridge
+        return 0, 0.0
+
     def app_queue(self, data: str) -> tuple[int, float]:
         parts = data.split(",")
         name = parts[0]
@@ -742,6 +870,11 @@ class FakeCall:
             return -1, outcome.talk
         self.record.variables["CONFBRIDGE_RESULT"] = "KICKED"
         return 0, outcome.talk
+
+
+def _expand(data: str, values: dict[str, str]) -> str:
+    """Dialplan `${NAME}` references in an application's data, from `values` ("" when unknown)."""
+    return re.sub(r"\$\{([^}]*)\}", lambda m: values.get(m.group(1), ""), data)
 
 
 def _target(destination: str) -> str:
@@ -839,7 +972,8 @@ class FakeAsterisk:
                  ami_version: str = AMI_VERSION, login_failure_delay: float = LOGIN_FAILURE_DELAY,
                  media_duration: Callable[[str], float | None] | None = None,
                  missing_media: set[str] | None = None, agi_address: tuple[str, int] | None = None,
-                 timestamps: bool = True, answer_seconds: float = ANSWER_SECONDS):
+                 timestamps: bool = True, answer_seconds: float = ANSWER_SECONDS,
+                 on_command: Callable[["FakeCall", str], None] | None = None):
         self.time_scale = time_scale
         self.username, self.secret = username, secret
         self.ami_version = ami_version
@@ -849,15 +983,18 @@ class FakeAsterisk:
         self.agi_address = agi_address  # where originated calls run AGI (when the Data URL names no host)
         self.timestamps = timestamps
         self.answer_seconds = answer_seconds
+        self.on_command = on_command  # sees every command line of every call first (fault injection: stop())
         self.sleep = RealClock().sleep  # the fake switch's own wall time (scaled by time_scale)
         self.epoch = int(datetime.now(timezone.utc).timestamp())
-        self.calls: dict[str, FakeCall] = {}
+        self.calls: dict[str, FakeCall] = {}  # live calls by channel name
+        self.timeline: list[FakeCall] = []  # every call, in creation order
         self.sessions: set[_AmiSession] = set()
         self.originates: list[AmiAction] = []
         self.originate_outcomes: dict[str, str] = {}  # dial target -> answer | busy | no-answer | failed
         self.originated: list[FakeCall] = []
         self.world_for_originated: World = World()
-        self.dialplan: dict[str, str] = {}  # context -> the AGI() Data a Redirect there runs (${EXTEN} = the extension)
+        # context -> the AGI() Data a Redirect there (${EXTEN}: the extension) or Dial()'s U() (${ARG1}…) runs
+        self.dialplan: dict[str, str] = {}
         self.redirected: list[FakeCall] = []
         self._call_numbers = itertools.count(1)
         self._server: asyncio.base_events.Server | None = None
@@ -868,8 +1005,9 @@ class FakeAsterisk:
              world: World | None = None, hangup_at: float | None = None, callerid: str = "5551234",
              calleridname: str = "Test Caller", dnid: str = "unknown", extension: str = "100",
              context: str = "flow-agi", args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-             hold_timeout: float = 5.0) -> FakeCall:
-        """Start a call into the FastAGI server at `address` (returns at once; await `.finished`)."""
+             hold_timeout: float = 5.0, dialler: FakeCall | None = None, channel: str | None = None) -> FakeCall:
+        """Start a call into the FastAGI server at `address` (returns at once; await `.finished`).
+        `dialler`: the call whose Dial() subroutine this session runs (see the module docstring)."""
         world = world or World()
         if caller is None:
             caller = list(world.caller)
@@ -878,7 +1016,7 @@ class FakeAsterisk:
                           conference=world.conference, http=world.http, media=world.media)
         return FakeCall(self, address, path=path, caller=caller, world=world, callerid=callerid,
                         calleridname=calleridname, dnid=dnid, extension=extension, context=context,
-                        args=args, env=env, hold_timeout=hold_timeout)
+                        args=args, env=env, hold_timeout=hold_timeout, dialler=dialler, channel=channel)
 
     def call_scenario(self, address: tuple[str, int], scenario, *, path: str = "flow", **kwargs) -> FakeCall:
         """A call driven by a testing.Scenario: its caller list, hangup_at, dial/queue/conference
@@ -1094,7 +1232,8 @@ class FakeAsterisk:
 # -- a whole flow on the fake switch ------------------------------------------------------------------------
 
 
-async def run_on_fake_asterisk(flow, scenario=None, *, time_scale: float = 0.001, path: str = "flow"):
+async def run_on_fake_asterisk(flow, scenario=None, *, time_scale: float = 0.001, path: str = "flow",
+                               fake: FakeAsterisk | None = None, ami: bool = True):
     """Run `flow` through AsteriskChannel against this fake switch, with the world of `scenario`
     (a testing.Scenario, a dict or a file): the live-call counterpart of `testing.simulate_async`.
 
@@ -1106,8 +1245,14 @@ async def run_on_fake_asterisk(flow, scenario=None, *, time_scale: float = 0.001
     An API-started flow (`call.trigger: api`) places its first call like the daemon's AMI Originate
     would: the scenario's `dial` table says how the target answers, and the answered call is a FastAGI
     call of this fake switch whose caller actions are the scenario's `caller` list.
+    As in the daemon, AMI is connected (it tells the channel that leg A hung up while a dialled leg ran
+    its own states), and dialled legs with states of their own come back through the `flowengine-leg`
+    context of docs/asterisk.md, paired with their dial by a one-time token. `fake`: the switch to use
+    (its `timeline` then shows every call, dialled legs' sessions included; it gets this harness's timing
+    and is closed at the end). `ami=False` plays a daemon without `[asterisk.ami]`.
     """
     from .. import formats
+    from ..channels.asterisk.amiclient import AmiClient
     from ..channels.asterisk.channel import AsteriskChannel, AsteriskOptions, Originated
     from ..channels.asterisk.fastagi import FastAgiServer
     from ..channels.fake import FakeHttp, FakeSms
@@ -1122,18 +1267,44 @@ async def run_on_fake_asterisk(flow, scenario=None, *, time_scale: float = 0.001
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     tts = FakeTts()
-    fake = FakeAsterisk(time_scale=time_scale, media_duration=tts.duration, answer_seconds=0.0)
+    fake = fake or FakeAsterisk(time_scale=time_scale)
+    fake.media_duration, fake.answer_seconds = tts.duration, 0.0
     ids = SequentialIds()
     options = AsteriskOptions(recordings_dir="/var/spool/asterisk/flowengine",
                               recording_url="https://rec.example/{name}")
-    connections: asyncio.Queue = asyncio.Queue()
+    arrivals: asyncio.Queue = asyncio.Queue()  # sessions without a token of ours: the scenario's call
+    pending: dict[str, asyncio.Future] = {}
     calls: list[FakeCall] = []
+    tasks: set[asyncio.Task] = set()
 
-    server = FastAgiServer(connections.put_nowait, "127.0.0.1", 0)
+    def spawn(coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def accept(connection) -> None:
+        environment = await connection.environment(5.0)
+        if environment is None:
+            return
+        waiter = pending.pop(environment.args[0], None) if environment.args else None
+        if waiter is not None and not waiter.done():
+            waiter.set_result((connection, environment))
+        elif environment.get("agi_network_script") == options.leg_context:
+            connection.send_and_close(AgiCommand("EXEC", "Hangup", "1"))  # its dial no longer waits
+        else:
+            arrivals.put_nowait((connection, environment))
+
+    server = FastAgiServer(lambda connection: spawn(accept(connection)), "127.0.0.1", 0)
     await server.start()
+    fake.dialplan[options.leg_context] = f"agi://127.0.0.1:{server.address[1]}/{options.leg_context},${{ARG1}}"
+    manager = AmiClient(*(await fake.start_ami()), fake.username, fake.secret)
+    await manager.start()
 
-    class Originator:
-        """The daemon's AMI Originate, played by the fake switch with the scenario's dial table."""
+    class Switch:
+        """The daemon's side of the channel: AMI Originate (played with the scenario's dial table),
+        and the one-time tokens of dialled legs."""
+
+        uniqueid: str | None = None
 
         async def originate(self, request) -> Originated:
             target = request.targets[0]
@@ -1144,43 +1315,102 @@ async def run_on_fake_asterisk(flow, scenario=None, *, time_scale: float = 0.001
             calls.append(fake.call(server.address, path=path, caller=caller, world=scenario.world,
                                    callerid=target, calleridname="unknown", extension=target,
                                    context="flowengine-originate"))
-            connection = await connections.get()
-            environment = await connection.environment(5.0)
+            connection, environment = await arrivals.get()
+            self.uniqueid = environment.get("agi_uniqueid")
             return Originated("answered", connection, None, target, environment)
 
+        def expect(self) -> tuple[str, asyncio.Future]:
+            token = ids.next("leg")
+            pending[token] = asyncio.get_running_loop().create_future()
+            return token, pending[token]
+
+        def forget(self, token: str) -> None:
+            pending.pop(token, None)
+
+        def on_caller_hangup(self, callback):
+            if self.uniqueid is None or not ami:
+                return None
+            return manager.subscribe(lambda event: callback() if event.name == "Hangup" else None,
+                                 uniqueid=self.uniqueid)
+
+        def hang_up(self, channel: str) -> None:
+            if ami:
+                spawn(_quietly(manager.hangup(channel)))
+
+    switch = Switch()
+
     async def run(connection) -> object:
-        clock = _ScenarioClock(scenario.call.at)
+        clock = _ScenarioClock(fake, scenario.call.at)
         channel = AsteriskChannel(connection, clock=clock, tts=tts, options=options, ids=ids,
-                                  originator=Originator())
+                                  originator=switch, legs=switch)
         interpreter = Interpreter(flow, channel, call=scenario.call, clock=clock,
                                   http=FakeHttp(scenario.world, VirtualClock(scenario.call.at)), sms=FakeSms(ids),
                                   loader=formats.load_document, limits=scenario.limits, ids=ids)
         try:
             return await interpreter.run()
         finally:
+            channel.close_legs()
             if channel.connection is not None:
                 channel.connection.close()
 
     try:
+        if not await manager.wait_ready(5.0):
+            raise RuntimeError("the fake Asterisk's AMI did not accept the login")
         if scenario.call.trigger == "inbound-call":
             calls.append(fake.call_scenario(server.address, scenario, path=path))
-            connection = await connections.get()
-            await connection.environment(5.0)
+            connection, environment = await arrivals.get()
+            switch.uniqueid = environment.get("agi_uniqueid")
             result = await run(connection)
         else:
             result = await run(None)
         record = await calls[0].finished if calls else None
     finally:
         await server.stop()
+        await manager.close()
+        await fake.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     return Transcript(result.events, result.steps, result.reason, result.variables), record
 
 
-class _ScenarioClock(RealClock):
-    """Real time whose wall clock starts at the scenario's `call.at` (for run_on_fake_asterisk)."""
+async def _quietly(action) -> None:
+    """An AMI action whose failure changes nothing (the channel it ends may be gone already)."""
+    try:
+        await action
+    except ChannelError:
+        pass
 
-    def __init__(self, at: datetime):
+
+class _ScenarioClock(RealClock):
+    """The interpreter's clock for a call on the fake Asterisk (run_on_fake_asterisk): the switch's
+    simulated time, one timeline for a call and the legs it dials, with the wall clock starting at the
+    scenario's `call.at`, so durations a flow reads from the clock are the scenario's. Deadlines cut a
+    running command in real time, scaled by the fake's `time_scale`."""
+
+    def __init__(self, fake: FakeAsterisk, at: datetime):
         super().__init__()
+        self.fake = fake
         self._at = at
+
+    def now(self) -> float:
+        return max((call.t for call in self.fake.timeline), default=0.0)
 
     def wall(self) -> datetime:
         return self._at + timedelta(seconds=self.now())
+
+    async def guard(self, operation):
+        if self._deadline is None:
+            return await operation
+        remaining = (self._deadline - self.now()) * self.fake.time_scale
+        if remaining <= 0:
+            if asyncio.iscoroutine(operation):
+                operation.close()
+            raise DeadlineReached()
+        try:
+            async with asyncio.timeout(remaining) as scope:
+                return await operation
+        except TimeoutError:
+            if scope.expired():
+                raise DeadlineReached() from None
+            raise

@@ -409,7 +409,8 @@ class FakeCall:
                  profile: dict[str, str] | None = None, codec: tuple[str, str, str] = ("L16", "8000", "128000"),
                  endpoint_variables: dict[str, str] | None = None, answer_variables: dict[str, str] | None = None,
                  acknowledged_variables: dict[str, str] | None = None, hangup_variables: dict[str, str] | None = None,
-                 socket_data: str | None = None, refuse_sendmsg: str | None = None, start_ms: int = 0):
+                 socket_data: str | None = None, refuse_sendmsg: str | None = None, start_ms: int = 0,
+                 dialler: "FakeCall | None" = None):
         self.fake = fake
         self.address = address
         self.world = world
@@ -467,7 +468,11 @@ class FakeCall:
         self.queue: deque[tuple[int, str]] = deque()
         self.listen_keys: tuple[str, int] | None = None  # keys pressed when listening starts, entry number
         self.entries = itertools.count(1)
-        self.hangup_at = None if world.hangup_at is None else round(world.hangup_at * 1000)
+        self.hangup_at = None if world.hangup_at is None or dialler is not None else round(world.hangup_at * 1000)
+        # a dialled leg whose socket app runs as its bridge's group confirmation: its dialler's hang-up cancels
+        # it, and the socket closing ends that app without hanging it up
+        self.dialler = dialler
+        self.sched_hangup_at: int | None = None  # sched_hangup: when the leg is hung up (ms)
         # -- the socket
         self.codec = EslCodec(SERVER, OUTBOUND)
         self.writer: asyncio.StreamWriter | None = None
@@ -536,8 +541,8 @@ class FakeCall:
         finally:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
-            if self.hung_at is None:  # the socket closed under a live call: FreeSWITCH hangs it up
-                self._hangup_now(self.now, "NORMAL_CLEARING", "switch", notify=False)
+            if self.hung_at is None and self.dialler is None:  # the socket closed under a live call: the
+                self._hangup_now(self.now, "NORMAL_CLEARING", "switch", notify=False)  # dialplan ends, FS hangs up
             if self.writer is not None:
                 self.writer.close()
             self._done()
@@ -658,6 +663,11 @@ class FakeCall:
     def cmd_api(self, argument: str, command: Command) -> None:
         word, _, rest = argument.partition(" ")
         parts = rest.split(" ", 2)
+        target = next((c for c in self.fake.calls if c.uuid == parts[0] and c.hung_at is None), None)
+        if word == "uuid_kill" and target is not None and target is not self:  # any live channel can be killed
+            self._send(ApiResponse("+OK\n"))
+            target._interrupt(_Hangup(target.now, parts[1] if len(parts) > 1 else "NORMAL_CLEARING", "flow"))
+            return
         if word in ("uuid_setvar", "uuid_getvar", "uuid_break", "uuid_kill", "uuid_setvar_multi") and \
                 (not parts or parts[0] != self.uuid):
             self._send(ApiResponse("-ERR No such channel!\n"))
@@ -766,7 +776,17 @@ class FakeCall:
     # -- time, keys and hang-ups ------------------------------------------------------------------------
 
     async def _pass(self, until: int) -> None:
-        """Let time run to `until` (ms); the caller hanging up on the way ends the app."""
+        """Let time run to `until` (ms); the caller hanging up on the way ends the app. For a leg held by its
+        bridge's confirmation, leg A hanging up is reported on leg A's socket first, then the originate
+        cancels this leg (ORIGINATOR_CANCEL)."""
+        dialler = self.dialler
+        if dialler is not None and dialler.hung_at is None and dialler.hangup_at is not None \
+                and dialler.hangup_at < until and self.hung_at is None:
+            at = max(dialler.hangup_at, self.now)
+            await self.fake.sleep(at - self.now)
+            self.now = at
+            dialler._hangup_event(at, "NORMAL_CLEARING", "caller")
+            raise _Hangup(at, "ORIGINATOR_CANCEL", "switch")
         if self.hangup_at is not None and self.hangup_at < until and self.hung_at is None:
             at = max(self.hangup_at, self.now)
             await self.fake.sleep(at - self.now)
@@ -1182,7 +1202,18 @@ class FakeCall:
         except _Hangup:
             self.vars.set("originate_disposition", "ORIGINATOR_CANCEL")
             raise
+        talk = round(outcome.talk * 1000)
+        limit = _sched_hangup(variables)
         other = self.fake.new_uuid()
+        if variables.get("group_confirm_key") == "exec":
+            callee = await self._confirm(variables, destination, outcome)
+            if callee is not None:
+                if callee.hung_at is not None:  # it hung up before it won: the originate has no winner
+                    self.vars.set("originate_disposition", callee.hangup_cause or "NORMAL_CLEARING")
+                    self.vars.set("DIALSTATUS", callee.hangup_cause or "NORMAL_CLEARING")
+                    return None
+                other = callee.uuid
+                limit = None if callee.sched_hangup_at is None else max(0, callee.sched_hangup_at - self.now)
         self.vars.set("originate_disposition", "SUCCESS")
         self.vars.set("DIALSTATUS", "SUCCESS")
         self.vars.set("bridge_channel", destination)
@@ -1192,8 +1223,6 @@ class FakeCall:
                        ("Other-Leg-Channel-Name", destination), ("Other-Leg-Unique-ID", other),
                        ("Other-Leg-Destination-Number", _target(destination))]
         self._event("CHANNEL_BRIDGE", variables=True, tail=bridge_tail)
-        talk = round(outcome.talk * 1000)
-        limit = _sched_hangup(variables)
         cause, ender = "NORMAL_CLEARING", outcome.hangup
         if limit is not None and limit < talk:
             talk, cause, ender = limit, "ALLOTTED_TIMEOUT", "timer"
@@ -1209,6 +1238,36 @@ class FakeCall:
         if ender == "caller":
             raise _Hangup(self.now, "NORMAL_CLEARING", "caller")
         return None
+
+    async def _confirm(self, variables: dict[str, str], destination: str, outcome: DialOutcome) -> "FakeCall | None":
+        """group_confirm_key=exec: run group_confirm_file on the answered leg before it may win. Only the
+        socket app is modelled: the leg's own outbound socket runs its states (its caller actions are the
+        dial entry's `inputs`) until the client closes it; None for any other app (the leg wins at once)."""
+        app, _, data = variables.get("group_confirm_file", "").partition(" ")
+        address = re.match(r"([^\s:]+):(\d+)", data)
+        if app != "socket" or address is None:
+            return None
+        callee = self.fake.call(
+            (address.group(1), int(address.group(2))), caller=list(outcome.inputs), world=self.world,
+            destination=_target(destination), caller_id=variables.get("origination_caller_id_number",
+                                                                      self.profile["Caller-ID-Number"]),
+            caller_name=variables.get("origination_caller_id_name", self.profile["Caller-ID-Name"]),
+            variables=variables, mode=data.partition(" ")[2] or "async full", direction="outbound",
+            answered=True, channel_name=destination, start_ms=self.now, socket_data=data, dialler=self)
+        try:
+            await asyncio.shield(callee.finished)
+        except asyncio.CancelledError:  # uuid_break on leg A cancels the originate: the leg is hung up
+            callee._interrupt(_Hangup(self.now, "ORIGINATOR_CANCEL", "switch"))
+            raise
+        self.now = max(self.now, callee.now)
+        if self.hung_at is not None:  # leg A hung up while the leg ran its states: the originate was cancelled
+            self.vars.set("originate_disposition", "ORIGINATOR_CANCEL")
+            raise _Hangup(self.now, self.hangup_cause or "NORMAL_CLEARING", self.record.hung_up_by or "caller")
+        return callee
+
+    async def app_sched_hangup(self, arg: str) -> None:
+        """Only `+<seconds>` (from now) is modelled; the bridge it cuts ends with ALLOTTED_TIMEOUT."""
+        self.sched_hangup_at = self.now + round((_number(arg.split()[0].lstrip("+")) or 0) * 1000)
 
     async def app_conference(self, arg: str) -> None:
         room = arg.split("@", 1)[0].split("+", 1)[0]
@@ -1238,7 +1297,7 @@ _APPS = {
     "send_dtmf": FakeCall.app_send_dtmf, "record_session": FakeCall.app_record_session,
     "stop_record_session": FakeCall.app_stop_record_session,
     "play_and_get_digits": FakeCall.app_play_and_get_digits, "record": FakeCall.app_record,
-    "bridge": FakeCall.app_bridge, "conference": FakeCall.app_conference,
+    "bridge": FakeCall.app_bridge, "conference": FakeCall.app_conference, "sched_hangup": FakeCall.app_sched_hangup,
 }
 """The dptools apps the fake runs; any other name is an "Invalid Application"."""
 
@@ -1270,8 +1329,9 @@ class FakeSwitchClock:
         self._deadline: float | None = None
 
     def now(self) -> float:
-        """Seconds of the call's simulated time (0 until the switch has the call)."""
-        return self.fake.calls[-1].now / 1000 if self.fake.calls else 0.0
+        """Seconds of the switch's simulated time (0 until it has the call): the latest of its calls, as a
+        held leg runs on its dialler's timeline while the dialler waits."""
+        return max((call.now for call in self.fake.calls), default=0) / 1000
 
     def stamp(self) -> float:
         return round(self.now(), 3)
@@ -1354,7 +1414,8 @@ async def run_on_fake_freeswitch(flow, scenario=None, *, time_scale: float = 0.0
     """Run `flow` through FreeSwitchChannel against this fake switch, with the world of `scenario` (a
     testing.Scenario, a dict or a file): the live-call counterpart of `testing.simulate_async`. An inbound
     call connects to an outbound-socket server; an API-started flow (`trigger: api`) places its first call
-    with `bgapi originate … &socket(…)` through an InboundClient, as the daemon does.
+    with `bgapi originate … &socket(…)` through an InboundClient, as the daemon does. A dialled leg with
+    states of its own comes back on a socket of its own, paired with its dial by `flowengine_token`.
 
     Returns (transcript, CallRecord). Recording URLs use the fake channel's form
     (https://rec.example/rec_001.wav). The interpreter runs on the call's simulated clock
@@ -1364,6 +1425,7 @@ async def run_on_fake_freeswitch(flow, scenario=None, *, time_scale: float = 0.0
     from .. import formats
     from ..channels.fake import FakeHttp, FakeSms
     from ..channels.freeswitch.channel import FreeSwitchChannel, FreeSwitchOptions, Originated, dial_string
+    from ..channels.freeswitch.esl import sendmsg_hangup
     from ..channels.freeswitch.inbound import InboundClient
     from ..channels.freeswitch.outbound import OutboundServer
     from ..runtime.clock import VirtualClock
@@ -1384,8 +1446,23 @@ async def run_on_fake_freeswitch(flow, scenario=None, *, time_scale: float = 0.0
     clock = FakeSwitchClock(fake, scenario.call.at)
     done: asyncio.Future = asyncio.get_running_loop().create_future()
     originating: dict[str, asyncio.Future] = {}
+    legs: dict[str, asyncio.Future] = {}
     tasks: set[asyncio.Task] = set()
     inbound: InboundClient | None = None
+
+    class Legs:
+        """The daemon's side of held legs: where their socket app connects, and their one-time tokens."""
+
+        def socket_address(self) -> str:
+            return "{}:{}".format(*server.address)
+
+        def expect(self) -> tuple[str, asyncio.Future]:
+            token = ids.next("leg")
+            legs[token] = asyncio.get_running_loop().create_future()
+            return token, legs[token]
+
+        def forget(self, token: str) -> None:
+            legs.pop(token, None)
 
     class Originator:
         """The daemon's originate path in miniature: bgapi originate, then the call's socket comes back."""
@@ -1405,7 +1482,8 @@ async def run_on_fake_freeswitch(flow, scenario=None, *, time_scale: float = 0.0
             return Originated("answered", connection, data, answered_by=request.targets[0])
 
     async def run(connection, data) -> None:
-        channel = FreeSwitchChannel(connection, data, clock=clock, options=options, ids=ids, originator=Originator())
+        channel = FreeSwitchChannel(connection, data, clock=clock, options=options, ids=ids, originator=Originator(),
+                                    legs=Legs())
         if channels is not None:
             channels.append(channel)
         try:
@@ -1413,6 +1491,7 @@ async def run_on_fake_freeswitch(flow, scenario=None, *, time_scale: float = 0.0
                                       http=FakeHttp(scenario.world, VirtualClock(scenario.call.at)), sms=FakeSms(ids),
                                       loader=formats.load_document, limits=scenario.limits, ids=ids)
             result = await interpreter.run()
+            channel.close_legs()
             if channel.connection is not None:
                 if channel.switch_hung_up:
                     await channel.connection.wait_linger(2.0)  # the switch's last events, then our close
@@ -1429,6 +1508,11 @@ async def run_on_fake_freeswitch(flow, scenario=None, *, time_scale: float = 0.0
         token = data.get("variable_flowengine_token")
         if token in originating:
             originating.pop(token).set_result((connection, data))
+        elif token in legs:
+            legs.pop(token).set_result((connection, data))
+        elif token:  # a leg whose dial no longer waits for it
+            connection.post(sendmsg_hangup("NORMAL_CLEARING"), "hangup")
+            connection.close()
         else:
             await run(connection, data)
 
@@ -1451,7 +1535,7 @@ async def run_on_fake_freeswitch(flow, scenario=None, *, time_scale: float = 0.0
             if setup is not None:
                 setup(call)
         result = await asyncio.wait_for(done, timeout)
-        record = await asyncio.wait_for(fake.calls[-1].finished, 5.0) if fake.calls else CallRecord("")
+        record = await asyncio.wait_for(fake.calls[0].finished, 5.0) if fake.calls else CallRecord("")
     finally:
         if inbound is not None:
             await inbound.close()

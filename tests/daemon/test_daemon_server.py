@@ -250,3 +250,40 @@ async def test_api_started_flow_originates_through_ami(tmp_path):
         metrics = (await get(daemon, "/metrics")).text
         assert 'flowengine_calls_total{flow="outbound",outcome="flow_end"} 1.0' in metrics
         assert call_id
+
+
+WHISPER = {
+    "d": {"op": "dial", "targets": ["+15551112222"], "on_answer": "w", "edges": {"answered": "bye"}},
+    "w": {"op": "say", "text": "You have a call from the sales line"},
+    "bye": {"op": "hangup"},
+}
+
+
+@run
+async def test_a_dialled_legs_states_run_on_its_own_session_paired_by_token(tmp_path):
+    flow = ir_flow(tmp_path / "whisper.flow.json", WHISPER)
+    async with serving(tmp_path, f'[[routes]]\ndefault = true\nflow = "{flow}"\n') as (daemon, listener, fake):
+        fake.dialplan["flowengine-leg"] = f"agi://127.0.0.1:{listener.address[1]}/flowengine-leg,${{ARG1}}"
+        world = World(dial={"+15551112222": DialOutcome("answer", after=0.5, talk=5)})
+        record = await fake.call(listener.address, world=world).finished
+        dial = next(c for c in record.commands if c.startswith("EXEC Dial"))
+        assert "U(flowengine-leg^flowengine-originate:leg_" in dial
+        leg = fake.timeline[1]
+        assert leg.environment.args[0] == dial.split("^", 1)[1].rstrip(")")
+        assert leg.record.commands[0].startswith("STREAM FILE") and leg.record.closed_by_server
+        # leg A hangs up while leg B hears the whisper: AMI says so, and the daemon hangs leg B up
+        record = await fake.call(listener.address, world=world, hangup_at=1.0).finished
+        assert record.hung_up_by == "caller" and fake.timeline[3].record.hung_up_by == "ami"
+        await settled(daemon)
+        metrics = (await get(daemon, "/metrics")).text
+        assert 'flowengine_calls_total{flow="whisper.flow.json",outcome="hangup"} 1.0' in metrics
+        assert 'flowengine_calls_total{flow="whisper.flow.json",outcome="caller_hangup"} 1.0' in metrics
+        assert not listener.pending  # every token was used once, then forgotten
+
+
+@run
+async def test_a_leg_session_whose_dial_no_longer_waits_is_hung_up(tmp_path):
+    async with serving(tmp_path, DEFAULT_ROUTE, ami=False) as (daemon, listener, fake):
+        record = await fake.call(listener.address, path="flowengine-leg",
+                                 args=("flowengine-originate:leg_expired",)).finished
+        assert record.commands == ["EXEC Hangup 1"] and record.closed_by_server

@@ -9,14 +9,16 @@ How primitives map (docs/asterisk.md has the whole table and the reasons):
   silence EXEC Wait (WAIT FOR DIGIT when keys may interrupt it) · say_digits SAY DIGITS
   collect prompts with escape digits, then GET DATA (when its fixed rules fit) or a WAIT FOR DIGIT loop
   record RECORD FILE · record_start/stop MixMonitor / StopMixMonitor · send_dtmf EXEC SendDTMF
-  dial EXEC Dial (the bridge happens inside Dial; `bridge` reports it) · queue EXEC Queue
+  dial EXEC Dial (the bridge happens inside Dial; `bridge` reports it); with on_answer, Dial's U()
+  hands the answered leg to its own FastAGI session first (legs.py) · queue EXEC Queue
   conference EXEC ConfBridge · speech: refused (AGI has no recogniser without a res_speech engine)
 
 Rules kept here:
   * Call outcomes are values: a HANGUP line, `result=-1`, 511 or a closed socket make the running
     primitive return outcome "hangup" for leg A. Protocol garbage does too, and `failure` says why.
-  * Only leg A (the AGI channel) takes media. Operations on a dialled leg are refused with a
-    ChannelError (the interpreter reports E_CHANNEL), because Dial keeps that leg inside Asterisk.
+  * Leg A (the AGI channel) and held legs (a dial's on_answer: legs.py, channels/held.py) take
+    commands, each on its own session. Operations on a leg Dial() bridged at once are refused with a
+    ChannelError (the interpreter reports E_CHANNEL): Dial keeps that leg inside Asterisk.
   * Each input request is announced with `SET VARIABLE FLOWENGINE_INPUT <kind>-<n>[/<prompts>]`:
     operators see what the flow waits for, and the fake Asterisk knows where each scripted caller action
     begins and after how many prompt commands listening starts.
@@ -56,14 +58,15 @@ from ...runtime.channel import (
 from ...runtime.clock import Clock
 from ...runtime.ids import RandomIds
 from ..fake import take_keys
+from ..held import MAIN, on_leg
 from .agi import AgiCommand, AgiEnvironment, AgiReply
 from .fastagi import AgiConnection, Gone
+from .legs import AgiHolds, LegSessions
 from .tts import TtsProvider
 from .typeahead import BUFFER, DISCARD, READ, TypeAhead
 
 log = logging.getLogger("flowengine.asterisk")
 
-MAIN = "A"
 KEYS = "0123456789*#"
 AUDIO_SUFFIXES = (".wav16", ".wav", ".WAV", ".gsm", ".ulaw", ".alaw", ".sln16", ".sln", ".g722", ".g729")
 HANGUP_WAIT = 0.5
@@ -109,6 +112,9 @@ class AsteriskOptions:
     recording_url: str = "file://{path}"
     """The URL a flow sees for a recording; `{path}` is the file Asterisk wrote, `{name}` its name."""
     typeahead_sync: float = 0.25
+    leg_context: str = "flowengine-leg"
+    """The dialplan context Dial()'s U() option runs on an answered leg that has states of its own: it
+    must run AGI on the daemon with ${ARG1} (docs/asterisk.md)."""
 
 
 class Originator(Protocol):
@@ -148,12 +154,14 @@ class _Step:
     played: bool = False
 
 
-class AsteriskChannel:
-    """A Channel on one Asterisk call, driven over FastAGI (see the module docstring)."""
+class AsteriskChannel(AgiHolds):
+    """A Channel on one Asterisk call, driven over FastAGI (see the module docstring). A held leg's
+    sub-channel is one too, on that leg's session (`answered_leg`)."""
 
     def __init__(self, connection: AgiConnection | None, *, clock: Clock, tts: TtsProvider,
                  options: AsteriskOptions | None = None, typeahead: TypeAhead | None = None,
-                 originator: Originator | None = None, ids: RandomIds | None = None):
+                 originator: Originator | None = None, ids: RandomIds | None = None,
+                 legs: LegSessions | None = None):
         # -- the call's connection (None until an API-started flow's first dial is answered)
         self.connection = connection
         self.typeahead = typeahead
@@ -161,12 +169,16 @@ class AsteriskChannel:
         self.tts = tts
         self.options = options or AsteriskOptions()
         self.originator = originator
+        self.legs = legs
         self.ids = ids or RandomIds()
         # -- per-call state
-        self.down = False  # leg A is gone
+        self.down = False  # leg A (this session's leg) is gone
+        self.answered_leg = False  # this session is a dialled leg's (recording directions swap)
         self.failure: str | None = None  # why the connection ended, when not a plain hang-up
         self._inputs = 0
+        self._cut = False  # the last command was running when the call went away
         self._dialled: dict[str, _DialledLeg] = {}
+        self._init_legs()
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -177,8 +189,10 @@ class AsteriskChannel:
             return None
         if self.typeahead is not None:
             self.typeahead.command_sent(policy)
+        sent = self.connection.commands
         reply = await self.connection.command(AgiCommand(name, *(_clean(a) for a in args)))
         if isinstance(reply, Gone):
+            self._cut = self.connection.commands > sent
             self._lost(reply)
             return None
         if reply.code == 511:
@@ -201,8 +215,8 @@ class AsteriskChannel:
 
     def _require_main(self, leg: str, what: str) -> None:
         if leg != MAIN:
-            raise ChannelError(f"{what} on leg {leg} is not supported on Asterisk: Dial() keeps dialled "
-                               "legs inside Asterisk, only leg A takes commands")
+            raise ChannelError(f"{what} on leg {leg} is not supported on Asterisk: Dial() bridged that leg "
+                               "inside Asterisk (give the dial on_answer states to run commands on it)")
 
     @staticmethod
     def _hung(result: Result) -> Result:
@@ -216,28 +230,47 @@ class AsteriskChannel:
     # -- call control --------------------------------------------------------------------------------
 
     async def answer(self, leg: str) -> Result:
+        held = self._held.get(leg)
+        if held is not None:
+            return self._named(held, await held.sub.answer(MAIN))
         self._require_main(leg, "answer")
+        if self._holding():
+            self._owed_answer = True  # Dial() answers leg A when it connects the legs
+            return Result()
+        return await self._answer_main()
+
+    async def _answer_main(self) -> Result:
         reply = await self._run("ANSWER")
         if reply is None or reply.number == -1:
             return self._hung(Result())
         self._check_usage(reply, "ANSWER")
         return Result()
 
+    @on_leg
     async def ringing(self, leg: str) -> Result:
         self._require_main(leg, "ringing")
         reply = await self._run("EXEC", "Ringing")
         return self._hung(Result()) if reply is None else Result()
 
     async def reject(self, leg: str, reason: str) -> Result:
+        held = self._held.get(leg)
+        if held is not None:
+            return self._named(held, await held.sub.reject(MAIN, reason))
         self._require_main(leg, "reject")
+        await self._free(ending=True)
         application = "Busy" if reason == "busy" else "Congestion"
         await self._run("EXEC", application, "1")
         self._close()
         return Result()
 
     async def hangup(self, leg: str, cause: str | int | None = None) -> Result:
+        held = self._held.get(leg)
+        if held is not None:
+            await self._hang_up_held(held, cause)
+            return Result()
         if leg != MAIN:
             return Result()  # Dial() already ended the dialled leg
+        await self._free(ending=True)
         code = cause_code(cause)
         if not self.down and self.connection is not None and not self.connection.busy:
             await self._run("EXEC", "Hangup", str(code))
@@ -249,8 +282,11 @@ class AsteriskChannel:
         if self.connection is not None:
             self.connection.close()
 
+    close_session = _close
+
     # -- media ---------------------------------------------------------------------------------------
 
+    @on_leg
     async def play(self, leg: str, prompt: Prompt) -> Result:
         self._require_main(leg, prompt.kind)
         step = await self._prompt(prompt, "", BUFFER)
@@ -265,7 +301,7 @@ class AsteriskChannel:
                 return await self._key_step(reply, "wait for a key")
             reply = await self._run("EXEC", "Wait", _seconds(prompt.seconds), policy=policy)
             if reply is None:
-                return _Step(gone=True)
+                return _Step(gone=True, played=self._cut)
             return _Step(gone=True, played=True) if reply.number == -1 and await self._failed(reply, "wait") else _Step()
         if kind == "say_digits":
             digits = "".join(ch for ch in prompt.text if ch in KEYS)
@@ -281,7 +317,7 @@ class AsteriskChannel:
 
     async def _key_step(self, reply: AgiReply | None, what: str) -> _Step:
         if reply is None:
-            return _Step(gone=True)
+            return _Step(gone=True, played=self._cut)
         self._check_usage(reply, what)
         number = reply.number
         if number is None:
@@ -290,6 +326,7 @@ class AsteriskChannel:
             return _Step(gone=await self._failed(reply, what), played=True)
         return _Step(key=chr(number) if number > 0 else "")
 
+    @on_leg
     async def send_dtmf(self, leg: str, digits: str) -> Result:
         if leg != MAIN:
             dialled = self._dialled.get(leg)
@@ -314,6 +351,7 @@ class AsteriskChannel:
         keys = self.typeahead.take()
         return keys if barge_in else ""
 
+    @on_leg
     async def collect(self, leg: str, request: CollectRequest) -> CollectResult:
         self._require_main(leg, "collect")
         result = CollectResult(reason="hangup")
@@ -402,6 +440,7 @@ class AsteriskChannel:
                 and not (request.early_match and request.choices)
                 and (not first or request.timeout == request.inter_digit_timeout))
 
+    @on_leg
     async def speech(self, leg: str, request: SpeechRequest) -> SpeechResult:
         raise ChannelError("speech input is not supported on Asterisk (AGI needs a res_speech recogniser)")
 
@@ -412,6 +451,7 @@ class AsteriskChannel:
                                f"{', '.join(RECORD_RATES)})")
         return chosen
 
+    @on_leg
     async def record(self, leg: str, request: RecordRequest) -> RecordResult:
         self._require_main(leg, "record")
         if request.transcribe:
@@ -451,9 +491,11 @@ class AsteriskChannel:
         file = f"{path}.{fmt}"
         return self.options.recording_url.format(path=file, name=file.rsplit("/", 1)[-1])
 
+    @on_leg
     async def record_start(self, leg: str, legs: str, *, format: str | None = None,
                            trim_silence: bool = False) -> RecordStartResult:
-        """MixMonitor; `trim_silence` has no MixMonitor equivalent (the file keeps its silences)."""
+        """MixMonitor; `trim_silence` has no MixMonitor equivalent (the file keeps its silences). On a
+        dialled leg's own session, MixMonitor's read and write directions are the other way round."""
         self._require_main(leg, "record_start")
         fmt = self._record_format(format)
         path = f"{self.options.recordings_dir.rstrip('/')}/{self.ids.next('rec')}"
@@ -461,13 +503,14 @@ class AsteriskChannel:
         if legs == "both":
             args = file
         else:
-            option = "r" if legs == "caller" else "t"
+            option = "r" if (legs == "caller") != self.answered_leg else "t"
             args = f"{path}-mix.{fmt},{option}({file})"
         reply = await self._run("EXEC", "MixMonitor", args)
         if reply is None:
             return self._hung(RecordStartResult())
         return RecordStartResult(url=self._recording_url(path, fmt))
 
+    @on_leg
     async def record_stop(self, leg: str) -> Result:
         self._require_main(leg, "record_stop")
         reply = await self._run("EXEC", "StopMixMonitor")
@@ -480,23 +523,44 @@ class AsteriskChannel:
             return target
         return self.options.dial_template.format(target=target)
 
+    def _answered_by(self, targets: tuple[str, ...], peer: str) -> str | None:
+        """Which target answered, from DIALEDPEERNUMBER (the resource part of its Dial() destination)."""
+        if len(targets) == 1:
+            return targets[0]
+        for target in targets:
+            if peer and (peer == target or peer in self.dial_string(target)):
+                return target
+        return None
+
     async def dial(self, leg: str | None, new_leg: str, request: DialRequest) -> DialResult:
         if leg is None:
             return await self._originate(new_leg, request)
+        holds = request.on_answer or not request.bridge
+        held = self._held.get(leg)
+        if held is not None:
+            if holds:
+                raise ChannelError(f"a dial with on_answer from leg {leg} is not supported on Asterisk while "
+                                   f"leg {leg}'s own states run (it is inside Dial()'s U() subroutine)")
+            return self._named(held, await held.sub.dial(MAIN, new_leg, request))
         self._require_main(leg, "dial")
-        if not request.bridge or request.on_answer:
-            raise ChannelError("dial with on_answer or without bridge is not supported on Asterisk: Dial() "
-                               "bridges the legs inside Asterisk, so no state can run on the answered leg")
+        await self._free()
         options = "g"
-        if request.send_digits:
+        if request.send_digits and not holds:  # a held leg's own session sends them (send_dtmf)
             options += f"D({request.send_digits})"
         if request.time_limit:
             options += f"L({round(request.time_limit * 1000)})"
         if request.caller_id:
             options += f"f({request.caller_id})"
         destinations = "&".join(self.dial_string(t) for t in request.targets)
+        if holds:
+            return await self._dial_held(new_leg, request, options, destinations)
         started = self.clock.now()
         reply = await self._run("EXEC", "Dial", f"{destinations},{max(1, round(request.timeout))},{options}")
+        return await self._dial_outcome(new_leg, request, reply, started)
+
+    async def _dial_outcome(self, new_leg: str, request: DialRequest, reply: AgiReply | None,
+                            started: float) -> DialResult:
+        """A returned Dial()'s outcome, from its reply and DIALSTATUS; a bridged leg is kept for `bridge`."""
         caller_left = reply is None or reply.number == -1
         info = await self._variables("DIALSTATUS", "ANSWEREDTIME_MS", "ANSWEREDTIME", "DIALEDPEERNUMBER")
         if info is None:
@@ -510,7 +574,7 @@ class AsteriskChannel:
             return self._hung(DialResult(status="canceled"))  # type: ignore[return-value]
         result = DialResult(status=status)
         if status == "answered":
-            result.answered_by = _answered_by(request.targets, peer, self)
+            result.answered_by = self._answered_by(request.targets, peer)
             duration = answered_ms / 1000 if answered_ms else max(0.0, self.clock.now() - started)
             limit_hit = request.time_limit is not None and duration >= request.time_limit - 0.5
             ended_by = MAIN if caller_left else (None if limit_hit else new_leg)
@@ -543,6 +607,12 @@ class AsteriskChannel:
         return DialResult(status=placed.status if placed.status != "answered" else "failed")
 
     async def bridge(self, leg: str, peer: str, time_limit: float | None = None) -> BridgeResult:
+        held = self._held.get(peer) if leg == MAIN else self._held.get(leg) if peer == MAIN else None
+        if held is not None:
+            return await self._bridge_held(held, time_limit)
+        held = self._held.get(leg)
+        if held is not None:
+            return self._named(held, await held.sub.bridge(MAIN, peer, time_limit))
         dialled = self._dialled.get(peer) or self._dialled.get(leg)
         if dialled is None:
             raise ChannelError("bridge is only supported right after dial on Asterisk (Dial() bridges)")
@@ -551,6 +621,7 @@ class AsteriskChannel:
             result.outcome, result.hangup_leg = HANGUP, dialled.ended_by
         return result
 
+    @on_leg
     async def queue(self, leg: str, request: QueueRequest) -> QueueResult:
         self._require_main(leg, "queue")
         if request.exit_key:
@@ -570,6 +641,7 @@ class AsteriskChannel:
         status = QUEUE_STATUS.get(status_word, "answered" if member else "no_agents")
         return QueueResult(status=status, duration=duration)
 
+    @on_leg
     async def conference(self, leg: str, request: ConferenceRequest) -> ConferenceResult:
         self._require_main(leg, "conference")
         settings = []
@@ -644,19 +716,11 @@ def _number(text: str) -> float:
         return 0.0
 
 
-def _answered_by(targets: tuple[str, ...], peer: str, channel: AsteriskChannel) -> str | None:
-    if len(targets) == 1:
-        return targets[0]
-    for target in targets:
-        if peer and (peer == target or peer in channel.dial_string(target)):
-            return target
-    return None
-
 
 
 def capability_warnings(flow: Flow) -> list[Diagnostic]:
-    """Warnings for what a flow asks and this channel refuses at run time (speech input, states on a
-    dialled leg, unbridged dials, queue exit keys, tone streams), at the states that ask it."""
+    """Warnings for what a flow asks and this channel refuses at run time (speech input, queue exit keys,
+    tone streams), at the states that ask it."""
     found: list[Diagnostic] = []
 
     def warn(state, message: str) -> None:
@@ -667,8 +731,6 @@ def capability_warnings(flow: Flow) -> list[Diagnostic]:
         kind = op.kind
         if kind == "speech":
             warn(state, "speech input is not supported on Asterisk")
-        elif kind == "dial" and (op.on_answer is not None or op.bridge is False):
-            warn(state, "dial with on_answer or bridge: false is not supported on Asterisk (Dial() bridges)")
         elif kind == "queue" and op.exit_key:
             warn(state, "queue exit_key is not supported on Asterisk")
         prompts = getattr(op, "prompts", ()) if kind in ("collect", "speech") else (op,)

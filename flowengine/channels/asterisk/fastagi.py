@@ -200,10 +200,11 @@ class AgiConnection(asyncio.Protocol):
         """Wait up to `timeout` for a HANGUP line (after a -1 result, which may precede it)."""
         if self._hangup.is_set() or self._gone is not None:
             return self._hangup.is_set() or self._gone is not None
-        try:
-            await asyncio.wait_for(self._hangup.wait(), timeout)
+        try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel racing the HANGUP line
+            async with asyncio.timeout(timeout):
+                await self._hangup.wait()
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return self._gone is not None
 
     def send_and_close(self, command: AgiCommand) -> None:
@@ -214,6 +215,13 @@ class AgiConnection(asyncio.Protocol):
                 self.transport.write(self.codec.send(command))
             except Exception as exc:  # a codec refusal here is our bug; the socket still gets closed
                 log.error("FastAGI %s: cannot send %s: %s", self.peer, command.name, exc)
+        self.close()
+
+    def abandon(self, detail: str) -> None:
+        """The call is over for this session although Asterisk has not said so (a held leg whose leg A
+        hung up): the command in flight returns HUNG_UP now, later ones at once, and the socket closes."""
+        self._hangup.set()
+        self._finish(Gone("hangup", detail))
         self.close()
 
     def close(self) -> None:

@@ -11,7 +11,8 @@ How primitives map (docs/freeswitch.md has the whole table and the reasons):
   silence_stream:// inside an input request, so a key stops it) · say_digits say <lang> number iterated
   collect prompts as playbacks with playback_terminators, then play_and_get_digits as the listener
   record record · record_start/stop record_session / stop_record_session · send_dtmf send_dtmf
-  dial bridge (the legs are bridged inside FreeSWITCH; `bridge` reports it) · conference conference
+  dial bridge (the legs are bridged inside FreeSWITCH; `bridge` reports it); with on_answer, the bridge's
+  group confirmation hands the answered leg to its own outbound socket first (legs.py) · conference conference
   queue, speech: refused (no queue or recogniser app is assumed on the switch)
 
 Rules kept here:
@@ -27,7 +28,8 @@ Rules kept here:
   * Call outcomes are values: CHANNEL_HANGUP, a lost connection or garbage from the switch make the
     running primitive return outcome "hangup" for leg A. A refused command (`-ERR`) or a failed app
     (FILE NOT FOUND) raises ChannelError: the interpreter reports E_CHANNEL and the call ends.
-  * Only leg A (the socket's channel) takes media: `bridge` keeps a dialled leg inside FreeSWITCH.
+  * Leg A (the socket's channel) and held legs (a dial's on_answer: legs.py, channels/held.py) take
+    commands, each on its own socket; a leg the bridge app connected at once stays inside FreeSWITCH.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ from ...runtime.channel import (
 from ...runtime.clock import Clock
 from ...runtime.ids import RandomIds
 from ..fake import take_keys
+from ..held import MAIN, on_leg
 from .esl import ChannelData, Command, CommandReply, EslEvent, sendmsg, sendmsg_hangup
+from .legs import EslHolds, LegSessions
 from .outbound import EslConnection, Gone
 
 __all__ = ["FreeSwitchChannel", "FreeSwitchOptions", "Originator", "Originated", "TtsProvider",
@@ -72,7 +76,6 @@ __all__ = ["FreeSwitchChannel", "FreeSwitchOptions", "Originator", "Originated",
 
 log = logging.getLogger("flowengine.freeswitch")
 
-MAIN = "A"
 KEYS = "0123456789*#"
 MAX_DIGITS = 128  # play_and_get_digits' limit
 FAILED_RESPONSES = ("FILE NOT FOUND", "PLAYBACK ERROR", "-ERR")
@@ -197,17 +200,22 @@ class _Bridged:
     ended_by: str | None
 
 
-class FreeSwitchChannel:
-    """A Channel on one FreeSWITCH call, driven over an outbound Event Socket (see the module docstring)."""
+class FreeSwitchChannel(EslHolds):
+    """A Channel on one FreeSWITCH call, driven over an outbound Event Socket (see the module docstring). A
+    held leg's sub-channel is one too, on that leg's socket (`answered_leg`)."""
 
     def __init__(self, connection: EslConnection | None, data: ChannelData | None, *, clock: Clock,
                  options: FreeSwitchOptions | None = None, tts: TtsProvider | None = None,
-                 originator: Originator | None = None, ids: RandomIds | None = None):
+                 originator: Originator | None = None, ids: RandomIds | None = None,
+                 legs: LegSessions | None = None):
         self.clock = clock
         self.options = options or FreeSwitchOptions()
         self.tts = tts
         self.originator = originator
+        self.legs = legs
         self.ids = ids or RandomIds()
+        self.answered_leg = False  # this socket is a dialled leg's (recording directions swap)
+        self._init_legs()
         # -- the call's connection (None until an API-started flow's first dial is answered)
         self.connection: EslConnection | None = None
         self.uuid = ""
@@ -299,6 +307,12 @@ class FreeSwitchChannel:
         self._apps.clear()
         self._running = None
 
+    def close_session(self) -> None:
+        """Close the socket: the socket app returns (a held leg then wins its bridge)."""
+        self._release()
+        if self.connection is not None:
+            self.connection.close()
+
     # -- plumbing ------------------------------------------------------------------------------------
 
     async def _execute(self, app: str, arg: str | None = None, *, drop_keys: bool = False) -> EslEvent | None:
@@ -354,8 +368,8 @@ class FreeSwitchChannel:
 
     def _require_main(self, leg: str, what: str) -> None:
         if leg != MAIN:
-            raise ChannelError(f"{what} on leg {leg} is not supported on FreeSWITCH: the bridge app keeps "
-                               "dialled legs inside FreeSWITCH, only leg A takes commands")
+            raise ChannelError(f"{what} on leg {leg} is not supported on FreeSWITCH: the bridge app connected "
+                               "that leg inside FreeSWITCH (give the dial on_answer states to run commands on it)")
 
     @staticmethod
     def _hung(result: Result) -> Result:
@@ -371,17 +385,31 @@ class FreeSwitchChannel:
     # -- call control --------------------------------------------------------------------------------
 
     async def answer(self, leg: str) -> Result:
+        held = self._held.get(leg)
+        if held is not None:
+            return self._named(held, await held.sub.answer(MAIN))
         self._require_main(leg, "answer")
+        if self._holding():
+            self._owed_answer = True  # the bridge answers leg A when it connects the legs
+            return Result()
+        return await self._answer_main()
+
+    async def _answer_main(self) -> Result:
         event = await self._execute("answer")
         return self._hung(Result()) if event is None or self.down else Result()
 
+    @on_leg
     async def ringing(self, leg: str) -> Result:
         self._require_main(leg, "ringing")
         event = await self._execute("ring_ready")
         return self._hung(Result()) if event is None else Result()
 
     async def reject(self, leg: str, reason: str) -> Result:
+        held = self._held.get(leg)
+        if held is not None:
+            return self._named(held, await held.sub.reject(MAIN, reason))
         self._require_main(leg, "reject")
+        await self._free(ending=True)
         cause = "USER_BUSY" if reason == "busy" else "CALL_REJECTED"
         if self.channel_name.startswith("sofia/"):
             await self._execute("respond", "486 Busy Here" if reason == "busy" else "603 Decline")
@@ -391,9 +419,17 @@ class FreeSwitchChannel:
     async def hangup(self, leg: str, cause: str | int | None = None) -> Result:
         """Hang leg A up with `cause`. The last resort of every run, so it never raises for the switch's
         sake: a refused `hangup` app is retried as `call-command: hangup` (logged), then the owner closes."""
+        held = self._held.get(leg)
+        if held is not None:
+            await self._hang_up_held(held, cause)
+            return Result()
         if leg != MAIN:
             return Result()  # the bridge app already ended the dialled leg
         name = hangup_cause(cause)
+        try:
+            await self._free(ending=True)
+        except ChannelError as exc:
+            log.warning("FreeSWITCH %s: ending a held leg failed: %s", self.uuid, exc)
         if self.down or self.connection is None:
             return Result()
         try:
@@ -406,6 +442,7 @@ class FreeSwitchChannel:
 
     # -- media ---------------------------------------------------------------------------------------
 
+    @on_leg
     async def play(self, leg: str, prompt: Prompt) -> Result:
         self._require_main(leg, prompt.kind)
         self._setvar("playback_terminators", "none")
@@ -453,6 +490,7 @@ class FreeSwitchChannel:
             return url[len("file://"):]
         return url
 
+    @on_leg
     async def send_dtmf(self, leg: str, digits: str) -> Result:
         if leg != MAIN:
             dialled = self._dialled.get(leg)
@@ -470,6 +508,7 @@ class FreeSwitchChannel:
         self._inputs += 1
         self._setvar("flowengine_input", f"{kind}-{self._inputs}" + (f"/{prompts}" if prompts else ""))
 
+    @on_leg
     async def collect(self, leg: str, request: CollectRequest) -> CollectResult:
         self._require_main(leg, "collect")
         result = CollectResult(reason="hangup")
@@ -534,10 +573,12 @@ class FreeSwitchChannel:
         used = len(digits) + (1 if stop == "finish_key" else 0)
         self._keys[:0] = list(pressed[used:])
 
+    @on_leg
     async def speech(self, leg: str, request: SpeechRequest) -> SpeechResult:
         raise ChannelError("speech input is not supported on FreeSWITCH by flowengine (no recogniser module "
                            "is assumed; use collect)")
 
+    @on_leg
     async def record(self, leg: str, request: RecordRequest) -> RecordResult:
         self._require_main(leg, "record")
         if request.transcribe:
@@ -594,14 +635,16 @@ class FreeSwitchChannel:
     def _recording_url(self, path: str) -> str:
         return self.options.recording_url.format(path=path, name=path.rsplit("/", 1)[-1])
 
+    @on_leg
     async def record_start(self, leg: str, legs: str, *, format: str | None = None,
                            trim_silence: bool = False) -> RecordStartResult:
         """record_session; `trim_silence` has no FreeSWITCH equivalent for a session recording (the file
         keeps its silences)."""
         self._require_main(leg, "record_start")
         path = self._recording_path(format)
-        self._setvar("RECORD_READ_ONLY", "true" if legs == "caller" else "false")
-        self._setvar("RECORD_WRITE_ONLY", "true" if legs == "callee" else "false")
+        own, other = ("callee", "caller") if self.answered_leg else ("caller", "callee")  # what this leg says
+        self._setvar("RECORD_READ_ONLY", "true" if legs == own else "false")
+        self._setvar("RECORD_WRITE_ONLY", "true" if legs == other else "false")
         event = await self._execute("record_session", path)
         if event is None or self.down:
             return self._hung(RecordStartResult())
@@ -609,6 +652,7 @@ class FreeSwitchChannel:
         self._recording = path
         return RecordStartResult(url=self._recording_url(path))
 
+    @on_leg
     async def record_stop(self, leg: str) -> Result:
         self._require_main(leg, "record_stop")
         event = await self._execute("stop_record_session", self._recording or "all")
@@ -623,10 +667,15 @@ class FreeSwitchChannel:
     async def dial(self, leg: str | None, new_leg: str, request: DialRequest) -> DialResult:
         if leg is None:
             return await self._originate(request)
+        holds = request.on_answer or not request.bridge
+        held = self._held.get(leg)
+        if held is not None:
+            if holds:
+                raise ChannelError(f"a dial with on_answer from leg {leg} is not supported on FreeSWITCH while "
+                                   f"leg {leg}'s own states run (it is inside the bridge's confirmation)")
+            return self._named(held, await held.sub.dial(MAIN, new_leg, request))
         self._require_main(leg, "dial")
-        if not request.bridge or request.on_answer:
-            raise ChannelError("dial with on_answer or without bridge is not supported on FreeSWITCH: the bridge "
-                               "app connects the legs inside FreeSWITCH, so no state can run on the answered leg")
+        await self._free()
         if request.detect_machine:
             raise ChannelError("answering-machine detection is not supported on FreeSWITCH by flowengine")
         if self.down:
@@ -640,19 +689,25 @@ class FreeSwitchChannel:
             options.append(f"origination_caller_id_number={_dial_value(request.caller_id)}")
         if request.caller_name:
             options.append(f"origination_caller_id_name='{_dial_value(request.caller_name)}'")
-        hooks = []
-        if request.time_limit:
+        hooks = []  # a held leg's own session sends its keys, and schedules the limit when its hold ends
+        if request.time_limit and not holds:
             hooks.append(f"sched_hangup +{max(1, round(request.time_limit))} ALLOTTED_TIMEOUT")
-        if request.send_digits:
+        if request.send_digits and not holds:
             hooks.append(f"send_dtmf {request.send_digits}")
         options += [f"execute_on_answer_{n}='{hook}'" for n, hook in enumerate(hooks, 1)]
-        dial = "{" + ",".join(options) + "}" + ",".join(self.dial_string(t) for t in request.targets)
+        targets = ",".join(self.dial_string(t) for t in request.targets)
+        if holds:
+            return await self._dial_held(new_leg, request, options, targets)
         self._bridges.clear()
-        event = await self._execute("bridge", dial)
+        event = await self._execute("bridge", "{" + ",".join(options) + "}" + targets)
+        return self._dial_outcome(new_leg, request, event)
+
+    def _dial_outcome(self, new_leg: str, request: DialRequest, event: EslEvent | None) -> DialResult:
+        """A finished bridge app's outcome; a bridged leg is kept for `bridge`."""
         if event is None:
             return self._hung(DialResult(status="canceled"))  # type: ignore[return-value]
-        bridged = [t for name, t in self._bridges if name == "CHANNEL_BRIDGE"]
-        if not bridged:
+        bridged = self._bridged(event, new_leg)
+        if bridged is None:
             disposition = event.headers.exact("variable_originate_disposition") or \
                 event.headers.exact("variable_DIALSTATUS") or ""
             status = "canceled" if self.down else DISPOSITIONS.get(disposition, "failed")
@@ -660,23 +715,22 @@ class FreeSwitchChannel:
                 status = "failed"
             result = DialResult(status=status)
             return self._hung(result) if self.down else result  # type: ignore[return-value]
+        self._dialled[new_leg] = _Bridged(*bridged)
+        name = event.headers.exact("variable_bridge_channel") or ""
+        return DialResult(status="answered", answered_by=self._answered(request, name))
+
+    def _bridged(self, event: EslEvent, leg: str) -> tuple[float, str | None] | None:
+        """(length, who ended it) of the bridge the bridge app made, from CHANNEL_(UN)BRIDGE and its
+        completion; None when it connected nobody."""
+        bridged = [t for name, t in self._bridges if name == "CHANNEL_BRIDGE"]
+        if not bridged:
+            return None
         unbridged = [t for name, t in self._bridges if name == "CHANNEL_UNBRIDGE"]
         end = unbridged[-1] if unbridged else _switch_time(event)
-        duration = round(max(0.0, end - bridged[0]), 3)
         cause = event.headers.exact("variable_bridge_hangup_cause") or \
             event.headers.exact("variable_last_bridge_hangup_cause") or ""
-        ended_by = MAIN if self.down else (None if cause == "ALLOTTED_TIMEOUT" else new_leg)
-        self._dialled[new_leg] = _Bridged(duration, ended_by)
-        return DialResult(status="answered", answered_by=self._answered_by(request, event))
-
-    def _answered_by(self, request: DialRequest, event: EslEvent) -> str | None:
-        if len(request.targets) == 1:
-            return request.targets[0]
-        name = event.headers.exact("variable_bridge_channel") or ""
-        for target in request.targets:
-            if self.dial_string(target) == name or name.endswith(target):
-                return target
-        return None
+        ended_by = MAIN if self.down else (None if cause == "ALLOTTED_TIMEOUT" else leg)
+        return round(max(0.0, end - bridged[0]), 3), ended_by
 
     async def _originate(self, request: DialRequest) -> DialResult:
         if self.originator is None:
@@ -690,6 +744,12 @@ class FreeSwitchChannel:
         return DialResult(status=placed.status if placed.status != "answered" else "failed")
 
     async def bridge(self, leg: str, peer: str, time_limit: float | None = None) -> BridgeResult:
+        held = self._held.get(peer) if leg == MAIN else self._held.get(leg) if peer == MAIN else None
+        if held is not None:
+            return await self._bridge_held(held, time_limit)
+        held = self._held.get(leg)
+        if held is not None:
+            return self._named(held, await held.sub.bridge(MAIN, peer, time_limit))
         dialled = self._dialled.get(peer) or self._dialled.get(leg)
         if dialled is None:
             raise ChannelError("bridge is only supported right after dial on FreeSWITCH (the bridge app bridges)")
@@ -698,10 +758,12 @@ class FreeSwitchChannel:
             result.outcome, result.hangup_leg = HANGUP, dialled.ended_by
         return result
 
+    @on_leg
     async def queue(self, leg: str, request: QueueRequest) -> QueueResult:
         raise ChannelError("queue is not supported on FreeSWITCH by flowengine (dial the agents, or route the "
                            "call to mod_callcenter in the dialplan)")
 
+    @on_leg
     async def conference(self, leg: str, request: ConferenceRequest) -> ConferenceResult:
         self._require_main(leg, "conference")
         if request.max_participants is not None:
@@ -738,8 +800,8 @@ def dial_string(target: str, template: str) -> str:
 
 
 def capability_warnings(flow: Flow) -> list[Diagnostic]:
-    """Warnings for what a flow asks and this channel refuses at run time (speech input, queues, states on
-    a dialled leg, unbridged dials, machine detection, a per-call conference size), at the states that ask."""
+    """Warnings for what a flow asks and this channel refuses at run time (speech input, queues, machine
+    detection, a per-call conference size), at the states that ask."""
     found: list[Diagnostic] = []
 
     def warn(state, message: str) -> None:
@@ -752,9 +814,6 @@ def capability_warnings(flow: Flow) -> list[Diagnostic]:
             warn(state, "speech input is not supported on FreeSWITCH")
         elif kind == "queue":
             warn(state, "queue is not supported on FreeSWITCH")
-        elif kind == "dial" and (op.on_answer is not None or op.bridge is False):
-            warn(state, "dial with on_answer or bridge: false is not supported on FreeSWITCH (the bridge app "
-                        "bridges)")
         elif kind == "dial" and getattr(op, "detect_machine", False) is True:
             warn(state, "answering-machine detection is not supported on FreeSWITCH")
         elif kind == "conference" and op.max_participants is not None:

@@ -110,7 +110,7 @@ async def drive(body, *, caller=(), world=None, hangup_at=None, options=None, fa
     fake = fake or FakeAsterisk(time_scale=0.001)
     fake.media_duration = tts.duration
     out: dict = {}
-    tasks: set = set()
+    tasks: list = []
 
     async def serve(connection):
         await connection.environment(5)
@@ -123,9 +123,7 @@ async def drive(body, *, caller=(), world=None, hangup_at=None, options=None, fa
             connection.close()
 
     def accept(connection):
-        task = asyncio.get_running_loop().create_task(serve(connection))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        tasks.append(asyncio.get_running_loop().create_task(serve(connection)))  # kept: its failure fails the test
 
     server = FastAgiServer(accept, "127.0.0.1", 0)
     await server.start()

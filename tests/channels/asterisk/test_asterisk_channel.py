@@ -348,8 +348,8 @@ async def test_dial_caller_hangs_up_during_the_bridge():
 async def test_dial_refuses_what_Dial_cannot_do():
     async def body(channel):
         for request in (DialRequest(("1",), bridge=False), DialRequest(("1",), on_answer=True)):
-            with pytest.raises(ChannelError, match="on_answer or without bridge"):
-                await channel.dial("A", "B", request)
+            with pytest.raises(ChannelError, match="needs the daemon's FastAGI listener"):
+                await channel.dial("A", "B", request)  # a channel without LegSessions cannot pair leg B
         with pytest.raises(ChannelError, match="leg B"):
             await channel.play("B", SAY)
     await drive(body)

@@ -226,7 +226,6 @@ async def test_FreeSwitchChannel_conference():
 @pytest.mark.parametrize("state, message", [
     ({"op": "queue", "name": "support"}, "queue is not supported on FreeSWITCH"),
     ({"op": "speech", "timeout": 3}, "speech input is not supported on FreeSWITCH"),
-    ({"op": "dial", "targets": ["+1555"], "on_answer": "x"}, "on_answer or without bridge is not supported"),
 ])
 @run
 async def test_FreeSwitchChannel_refuses_what_it_cannot_do_with_a_clear_error(state, message):

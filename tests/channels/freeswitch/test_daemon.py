@@ -175,3 +175,35 @@ async def test_api_started_flow_with_a_wrong_inbound_password_fails_its_dial(tmp
         assert fake.calls == []
         outbound = await fake.call(listener.address, caller=["1"], world=World(dial={"*": DialOutcome("busy")})).finished
         assert outbound.hung_up_by == "flow"  # outbound sockets are served all the while
+
+
+@run
+async def test_a_dialled_legs_states_run_on_its_own_socket_paired_by_token(tmp_path):
+    flow = tmp_path / "whisper.json"
+    flow.write_text(json.dumps({"flowengine": "ir/1", "name": "whisper", "entry": "d", "states": {
+        "d": {"op": "dial", "targets": ["+15551112222"], "on_answer": "w", "edges": {"answered": "bye"}},
+        "w": {"op": "say", "text": "You have a call from the sales line"},
+        "bye": {"op": "hangup"}}}))
+    async with serving(tmp_path, f'[[routes]]\ndefault = true\nflow = "{flow}"\nname = "whisper"\n') as (
+            daemon, listener, fake):
+        world = World(dial={"+15551112222": DialOutcome("answer", after=0.5, talk=5)})
+        record = await fake.call(listener.address, world=world).finished
+        bridge = next(arg for app, arg in record.apps if app == "bridge")
+        host, port = listener.address
+        assert f"group_confirm_file='socket {host}:{port} async full'" in bridge and "flowengine_token=leg_" in bridge
+        leg = fake.calls[1]
+        assert leg.vars.get("flowengine_token") in bridge and leg.record.apps[0][0] == "speak"
+        assert leg.record.closed_by == "client"
+        world = World(dial=world.dial, hangup_at=1.0)  # leg A hangs up during the whisper
+        record = await fake.call(listener.address, world=world).finished
+        assert record.hung_up_by == "caller" and fake.calls[3].hangup_cause == "ORIGINATOR_CANCEL"
+        assert not listener.pending  # every token was used once, then forgotten
+    outcomes = sorted(row[1] for row in records(tmp_path))
+    assert outcomes == ["caller_hangup", "hangup"]
+
+
+@run
+async def test_a_leg_socket_whose_dial_no_longer_waits_is_hung_up(tmp_path):
+    async with serving(tmp_path) as (daemon, listener, fake):
+        record = await fake.call(listener.address, variables={"flowengine_token": "leg_expired"}).finished
+        assert record.hung_up_by == "flow" and record.hangup_cause == "NORMAL_CLEARING" and not record.apps

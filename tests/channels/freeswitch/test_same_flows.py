@@ -24,22 +24,9 @@ CASES = [(path, index, case["name"]) for path in sorted(FLOWS.glob("*.test.yaml"
 BACKENDS = {"FreeSWITCH": run_on_fake_freeswitch, "Asterisk": run_on_fake_asterisk}
 
 
-ASTERISK_GAPS = {
-    "ivr-retries": "run_on_fake_asterisk's clock counts real (scaled) seconds, so call.cdr.durationBilled is 0",
-}
-"""Known differences on the Asterisk side (the fake Asterisk's harness and channel), reported to its owner;
-non-strict so the cases pass as soon as they are fixed. FreeSWITCH has none."""
-
-
 def params():
-    out = []
-    for path, index, name in CASES:
-        flow = path.name.split(".")[0]
-        for backend in BACKENDS:
-            gap = ASTERISK_GAPS.get(flow) if backend == "Asterisk" else None
-            marks = [pytest.mark.xfail(reason=gap, strict=False)] if gap else []
-            out.append(pytest.param(path, index, backend, marks=marks, id=f"{backend}-{flow}: {name}"))
-    return out
+    return [pytest.param(path, index, backend, id=f"{backend}-{path.name.split('.')[0]}: {name}")
+            for path, index, name in CASES for backend in BACKENDS]
 
 
 REFERENCES: dict[tuple[Path, int], list[dict]] = {}

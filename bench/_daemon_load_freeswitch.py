@@ -5,7 +5,8 @@ minimal hand-written genesis outbound handler sending the same apps and variable
 Three processes, as for Asterisk: the orchestrator; the server under test (`flowengine serve`, or the
 genesis handler); and a load generator that keeps N calls live (each replaced when it ends) and plays
 FreeSWITCH's side with flowengine's fake FreeSWITCH (the ESL codec in the server role, the captured event
-layout, ~3 KB per event). Simulated time runs at `--scale`. Measured per server and N, over `--seconds`:
+layout, ~3 KB per event); the orchestration and the report are daemon_load.py's. Simulated time runs at
+`--scale`. Measured per server and N, over `--seconds`:
 
   p99 turnaround  time from the switch writing an app's EXECUTE_COMPLETE (or the connect reply) to
                   receiving the next command of that call
@@ -21,11 +22,10 @@ import asyncio
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from daemon_load import MENU, ROOT, SECONDS, cpu_seconds, free_port, rss_mb
+from daemon_load import ROOT, SECONDS, compare, measure, percentiles, start_daemon, start_floor
 
 sys.path.insert(0, str(ROOT))
 
@@ -139,10 +139,8 @@ def run_generator(port: int, level: int, seconds: float, scale: float) -> None:
         print(json.dumps({"measured": True, "live": len(fake.calls)}), flush=True)
         stop.set()
         await runner
-        ordered = sorted(turnarounds)
-        p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")  # noqa: E731
-        print(json.dumps({"done": True, "commands": len(ordered), "p50_ms": p(0.5), "p99_ms": p(0.99),
-                          "completed": completed, "failed": failed}), flush=True)
+        print(json.dumps({"done": True, **percentiles(turnarounds), "completed": completed, "failed": failed}),
+              flush=True)
 
     asyncio.run(main())
 
@@ -152,90 +150,17 @@ def run_generator(port: int, level: int, seconds: float, scale: float) -> None:
 
 def start_server(kind: str, port: int, workdir: Path, level: int) -> subprocess.Popen:
     if kind == "genesis":
-        process = subprocess.Popen([sys.executable, __file__, "--floor", str(port)], stdout=subprocess.PIPE, text=True)
-        process.stdout.readline()
-        return process
-    flow = workdir / "menu.flow.json"
-    flow.write_text(json.dumps(MENU))
-    (workdir / "flowengine.toml").write_text(f"""
-[daemon]
-max_calls = {level * 2 + 100}
-max_calls_per_second = 100000
-log_level = "warning"
-[listeners.fastagi]
-enabled = false
-[listeners.esl]
-enabled = true
-port = {port}
-[http]
-port = 0
-[records]
-sqlite = "calls.sqlite"
-[flows]
-reload_interval = 2.0
-[[routes]]
-default = true
-flow = "{flow}"
-""")
-    process = subprocess.Popen([sys.executable, "-m", "flowengine", "serve", "-c", "flowengine.toml"], cwd=workdir,
-                               stderr=subprocess.DEVNULL)
-    import socket
-
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return process
+        return start_floor(__file__, port)
+    listeners = f"[listeners.fastagi]\nenabled = false\n[listeners.esl]\nenabled = true\nport = {port}"
+    return start_daemon(port, workdir, level, listeners, "default = true")
 
 
 def run_level(kind: str, level: int, seconds: float, scale: float) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        server = start_server(kind, port, Path(tmp), level)
-        try:
-            time.sleep(0.3)
-            idle_rss = rss_mb(server.pid)
-            generator = subprocess.Popen([sys.executable, __file__, "--generate", str(port), str(level), str(seconds),
-                                          str(scale)], stdout=subprocess.PIPE, text=True)
-            steady = json.loads(generator.stdout.readline())
-            cpu0, generator0 = cpu_seconds(server.pid), cpu_seconds(generator.pid)
-            live_rss = rss_mb(server.pid)
-            json.loads(generator.stdout.readline())
-            cpu1, generator1 = cpu_seconds(server.pid), cpu_seconds(generator.pid)
-            result = json.loads(generator.stdout.readline())
-            generator.wait()
-            completed = max(1, result["completed"])
-            return {"server": kind, "level": level, "live": steady["live"], "p50_ms": round(result["p50_ms"], 2),
-                    "p99_ms": round(result["p99_ms"], 2), "calls": result["completed"], "failed": result["failed"],
-                    "cpu_ms_per_call": round((cpu1 - cpu0) * 1000 / completed, 3),
-                    "cpu_share": round((cpu1 - cpu0) / seconds, 2),
-                    "generator_cpu_share": round((generator1 - generator0) / seconds, 2),
-                    "kb_per_live_call": round((live_rss - idle_rss) * 1024 / max(1, steady["live"]), 1)}
-        finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    return measure(__file__, start_server, kind, level, seconds, scale, generator_cpu=True)
 
 
 def main(levels: list[int], seconds: float, scale: float) -> None:
-    results: dict[str, list[dict]] = {"flowengine": [], "genesis": []}
-    for level in levels:
-        for kind in ("flowengine", "genesis"):
-            row = run_level(kind, level, seconds, scale)
-            results[kind].append(row)
-            print(json.dumps(row), flush=True)
-    print()
-    for kind, rows in results.items():
-        ok = [r["level"] for r in rows if r["p99_ms"] < 10 and r["failed"] == 0 and r["live"] >= r["level"] * 0.95]
-        print(f"{kind:11} largest N with p99 < 10 ms: {max(ok) if ok else 'none'}")
-    for a, b in zip(results["flowengine"], results["genesis"]):
-        print(f"N={a['level']:5}  CPU per call flowengine/genesis = {a['cpu_ms_per_call'] / b['cpu_ms_per_call']:.2f}x"
-              f"  ({a['cpu_ms_per_call']} ms vs {b['cpu_ms_per_call']} ms);  p99 {a['p99_ms']} ms vs {b['p99_ms']} ms;"
-              f"  memory per live call {a['kb_per_live_call']} KB vs {b['kb_per_live_call']} KB")
+    compare(levels, seconds, scale, "genesis", run_level)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 MENU = {
@@ -185,16 +186,21 @@ def run_generator(port: int, level: int, seconds: float, scale: float) -> None:
         print(json.dumps({"measured": True, "live": live}), flush=True)
         stop.set()
         await runner
-        ordered = sorted(turnarounds)
-        p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")  # noqa: E731
         p99 = {name: round(sorted(v)[int(0.99 * len(v))] * 1000, 2) for name, v in by_command.items()}
-        print(json.dumps({"done": True, "commands": len(ordered), "p50_ms": p(0.5), "p99_ms": p(0.99),
-                          "completed": completed, "failed": failed, "p99_by_command_ms": p99}), flush=True)
+        print(json.dumps({"done": True, **percentiles(turnarounds), "completed": completed, "failed": failed,
+                          "p99_by_command_ms": p99}), flush=True)
 
     asyncio.run(main())
 
 
-# -- the orchestrator ---------------------------------------------------------------------------------------
+def percentiles(turnarounds: list[float]) -> dict:
+    """How many turnarounds were measured, and their p50 and p99 in ms (the generator's last line)."""
+    ordered = sorted(turnarounds)
+    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")  # noqa: E731
+    return {"commands": len(ordered), "p50_ms": p(0.5), "p99_ms": p(0.99)}
+
+
+# -- the orchestrator (bench/_daemon_load_freeswitch.py uses it too) -----------------------------------------
 
 
 def cpu_seconds(pid: int) -> float:
@@ -217,11 +223,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(kind: str, port: int, workdir: Path, level: int) -> subprocess.Popen:
-    if kind == "panoramisk":
-        process = subprocess.Popen([sys.executable, __file__, "--floor", str(port)], stdout=subprocess.PIPE, text=True)
-        process.stdout.readline()
-        return process
+def start_floor(script: str, port: int) -> subprocess.Popen:
+    """`script --floor port` (the hand-written floor), once it says it is ready."""
+    process = subprocess.Popen([sys.executable, script, "--floor", str(port)], stdout=subprocess.PIPE, text=True)
+    process.stdout.readline()
+    return process
+
+
+def start_daemon(port: int, workdir: Path, level: int, listeners: str, route: str) -> subprocess.Popen:
+    """`flowengine serve` on MENU with the `[listeners.*]` tables given, once it accepts on `port`."""
     flow = workdir / "menu.flow.json"
     flow.write_text(json.dumps(MENU))
     config = workdir / "flowengine.toml"
@@ -230,8 +240,7 @@ def start_server(kind: str, port: int, workdir: Path, level: int) -> subprocess.
 max_calls = {level * 2 + 100}
 max_calls_per_second = 100000
 log_level = "warning"
-[listeners.fastagi]
-port = {port}
+{listeners}
 [http]
 port = 0
 [records]
@@ -239,7 +248,7 @@ sqlite = "calls.sqlite"
 [flows]
 reload_interval = 2.0
 [[routes]]
-path = "menu"
+{route}
 flow = "{flow}"
 """)
     process = subprocess.Popen([sys.executable, "-m", "flowengine", "serve", "-c", str(config)], cwd=workdir,
@@ -255,34 +264,72 @@ flow = "{flow}"
     return process
 
 
-def run_level(kind: str, level: int, seconds: float, scale: float) -> dict:
+def start_server(kind: str, port: int, workdir: Path, level: int) -> subprocess.Popen:
+    if kind == "panoramisk":
+        return start_floor(__file__, port)
+    return start_daemon(port, workdir, level, f"[listeners.fastagi]\nport = {port}", 'path = "menu"')
+
+
+def measure(script: str, start: Callable[[str, int, Path, int], subprocess.Popen], kind: str, level: int,
+            seconds: float, scale: float, *, generator_cpu: bool = False) -> dict:
+    """One run: the server `start` makes, loaded by `script --generate` with `level` live calls; one row of
+    figures (with `generator_cpu`, also the generator's share of a core)."""
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        server = start_server(kind, port, Path(tmp), level)
+        server = start(kind, port, Path(tmp), level)
         try:
             time.sleep(0.3)
             idle_rss = rss_mb(server.pid)
-            generator = subprocess.Popen([sys.executable, __file__, "--generate", str(port), str(level), str(seconds),
+            generator = subprocess.Popen([sys.executable, script, "--generate", str(port), str(level), str(seconds),
                                           str(scale)], stdout=subprocess.PIPE, text=True)
             steady = json.loads(generator.stdout.readline())
             cpu0 = cpu_seconds(server.pid)
+            generator0 = cpu_seconds(generator.pid) if generator_cpu else 0.0
             live_rss = rss_mb(server.pid)
             json.loads(generator.stdout.readline())
             cpu1 = cpu_seconds(server.pid)
+            generator1 = cpu_seconds(generator.pid) if generator_cpu else 0.0
             result = json.loads(generator.stdout.readline())
             generator.wait()
             completed = max(1, result["completed"])
-            return {"server": kind, "level": level, "live": steady["live"], "p50_ms": round(result["p50_ms"], 2),
-                    "p99_ms": round(result["p99_ms"], 2), "calls": result["completed"], "failed": result["failed"],
-                    "cpu_ms_per_call": round((cpu1 - cpu0) * 1000 / completed, 3),
-                    "cpu_share": round((cpu1 - cpu0) / seconds, 2),
-                    "kb_per_live_call": round((live_rss - idle_rss) * 1024 / max(1, steady["live"]), 1)}
+            row = {"server": kind, "level": level, "live": steady["live"], "p50_ms": round(result["p50_ms"], 2),
+                   "p99_ms": round(result["p99_ms"], 2), "calls": result["completed"], "failed": result["failed"],
+                   "cpu_ms_per_call": round((cpu1 - cpu0) * 1000 / completed, 3),
+                   "cpu_share": round((cpu1 - cpu0) / seconds, 2)}
+            if generator_cpu:
+                row["generator_cpu_share"] = round((generator1 - generator0) / seconds, 2)
+            row["kb_per_live_call"] = round((live_rss - idle_rss) * 1024 / max(1, steady["live"]), 1)
+            return row
         finally:
             server.terminate()
             try:
                 server.wait(15)
             except subprocess.TimeoutExpired:
                 server.kill()
+
+
+def run_level(kind: str, level: int, seconds: float, scale: float) -> dict:
+    return measure(__file__, start_server, kind, level, seconds, scale)
+
+
+def compare(levels: list[int], seconds: float, scale: float, floor: str,
+            run: Callable[[str, int, float, float], dict]) -> None:
+    """Run flowengine and the `floor` at each level; print each row, then the largest N each sustains and
+    the ratios flowengine / floor."""
+    results: dict[str, list[dict]] = {"flowengine": [], floor: []}
+    for level in levels:
+        for kind in ("flowengine", floor):
+            row = run(kind, level, seconds, scale)
+            results[kind].append(row)
+            print(json.dumps(row), flush=True)
+    print()
+    for kind, rows in results.items():
+        ok = [r["level"] for r in rows if r["p99_ms"] < 10 and r["failed"] == 0 and r["live"] >= r["level"] * 0.95]
+        print(f"{kind:11} largest N with p99 < 10 ms: {max(ok) if ok else 'none'}")
+    for a, b in zip(results["flowengine"], results[floor]):
+        print(f"N={a['level']:5}  CPU per call flowengine/{floor} = {a['cpu_ms_per_call'] / b['cpu_ms_per_call']:.2f}x"
+              f"  ({a['cpu_ms_per_call']} ms vs {b['cpu_ms_per_call']} ms);  p99 {a['p99_ms']} ms vs {b['p99_ms']} ms;"
+              f"  memory per live call {a['kb_per_live_call']} KB vs {b['kb_per_live_call']} KB")
 
 
 def main() -> None:
@@ -309,20 +356,7 @@ def main() -> None:
 
         freeswitch_main(levels, args.seconds, args.scale)
         return
-    results: dict[str, list[dict]] = {"flowengine": [], "panoramisk": []}
-    for level in levels:
-        for kind in ("flowengine", "panoramisk"):
-            row = run_level(kind, level, args.seconds, args.scale)
-            results[kind].append(row)
-            print(json.dumps(row), flush=True)
-    print()
-    for kind, rows in results.items():
-        ok = [r["level"] for r in rows if r["p99_ms"] < 10 and r["failed"] == 0 and r["live"] >= r["level"] * 0.95]
-        print(f"{kind:11} largest N with p99 < 10 ms: {max(ok) if ok else 'none'}")
-    for a, b in zip(results["flowengine"], results["panoramisk"]):
-        print(f"N={a['level']:5}  CPU per call flowengine/panoramisk = {a['cpu_ms_per_call'] / b['cpu_ms_per_call']:.2f}x"
-              f"  ({a['cpu_ms_per_call']} ms vs {b['cpu_ms_per_call']} ms);  p99 {a['p99_ms']} ms vs {b['p99_ms']} ms;"
-              f"  memory per live call {a['kb_per_live_call']} KB vs {b['kb_per_live_call']} KB")
+    compare(levels, args.seconds, args.scale, "panoramisk", run_level)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,16 @@ subroutine runs AGI; FreeSWITCH: the bridge's `group_confirm_key=exec` runs the 
 leg's own session reaches the daemon carrying a one-time token. Until that *hold* ends, the dialling leg
 waits inside the switch's dial and can take no command.
 
-Rules kept here (both switch channels mix HoldsLegs in):
+Rules kept here (both switch channels mix HoldsLegs in, through channels/switch.py and their legs.py):
   * A held leg's primitives run on a sub-channel bound to its own session. The sub-channel calls its leg
     "A"; results are renamed to the flow's letter here, or to "A" when leg A's hang-up ended them.
   * A held leg whose session ends (it hung up, or the session dropped) ends its hold. A dropped session
     would let the switch connect the leg to leg A (the subroutine or the socket app just returns), so the
     owner hangs such a leg up on the switch (`_dropped`).
+  * A dial that holds waits for the answered leg's session or for its dial command to return, whichever
+    comes first; the one-time token is forgotten either way (`_arrival`).
+  * A hold ends once (`_end_hold`): the switch is told whether the legs are to be bridged (`_hold_ends`),
+    unless the leg's session is gone already (`_dropped`); then the leg's session is closed.
   * The first operation on the dialling leg ends the holds on it: `bridge` with the held leg lets the
     switch's dial connect the two; anything else ends the held leg (`bridge: false`), so the dial
     returns unbridged. `answer` does not end a hold (the switch answers the dialling leg when it connects
@@ -67,13 +71,15 @@ def on_leg(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
 
 
 class HoldsLegs:
-    """What both switch channels share about held legs. The owner provides `_end_hold(held, bridge)`,
-    `_left(held)` (whether leg A's hang-up ended the held leg), `_dropped(held)` and `_answer_main()`."""
+    """What both switch channels share about held legs. The owner provides `legs` (the daemon's side:
+    `expect()` a one-time token, `forget(token)`), `_hold_ends(held, bridge)`, `_left(held)` (whether leg
+    A's hang-up ended the held leg), `_dropped(held)` and `_answer_main()`."""
 
     _held: dict[str, HeldLeg]
     _owed_answer: bool
     _tasks: set[asyncio.Task]
     down: bool
+    legs: Any
 
     def _init_legs(self) -> None:
         self._held = {}
@@ -85,6 +91,21 @@ class HoldsLegs:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def _arrival(self, token: str, arrival: asyncio.Future, dial: asyncio.Task) -> Any:
+        """Wait for the answered leg's own session (`arrival`, resolved by the daemon when a session brings
+        `token`) or for leg A's `dial` command to return without one; None then. The token is forgotten
+        either way, and cancelling the wait cancels the dial command."""
+        try:
+            await asyncio.wait({arrival, dial}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            dial.cancel()
+            raise
+        finally:
+            self.legs.forget(token)
+        if arrival.done() and not arrival.cancelled():
+            return arrival.result()
+        return None
 
     def _holding(self) -> bool:
         return any(not held.released or not held.dial.done() for held in self._held.values())
@@ -108,6 +129,18 @@ class HoldsLegs:
         if held.unwatch is not None:
             held.unwatch()
             held.unwatch = None
+
+    async def _end_hold(self, held: HeldLeg, bridge: bool) -> None:
+        """End the hold, once: a leg whose session is gone is `_dropped`; otherwise the switch is told how
+        the hold ends (`_hold_ends`: with a bridge, or without). Then the leg's session is closed."""
+        if held.released:
+            return
+        self._let_go(held)
+        if held.sub.down:
+            self._dropped(held)
+        else:
+            await self._hold_ends(held, bridge)
+        held.sub.close_session()
 
     async def _returned(self, held: HeldLeg) -> Any:
         """Leg A's dial command's outcome once it is over (None when it was cancelled)."""
@@ -137,7 +170,7 @@ class HoldsLegs:
 
     # -- provided by the owner --------------------------------------------------------------------------
 
-    async def _end_hold(self, held: HeldLeg, bridge: bool) -> None:
+    async def _hold_ends(self, held: HeldLeg, bridge: bool) -> None:
         raise NotImplementedError
 
     def _left(self, held: HeldLeg) -> bool:

@@ -8,7 +8,8 @@ Each FastAGI connection becomes one tracked task: read the environment (bounded 
 the connection to the flow waiting for it (its first AGI argument is our one-time token: an API-started
 flow's originated call, or a leg a flow dialled with on_answer states, which Dial()'s U() subroutine
 hands over), or route it like any inbound call through `Daemon.run_call`. Garbage before the
-environment ends that connection with one log line.
+environment ends that connection with one log line. The listener's lifecycle, the token pairing and the
+switch-free parts of a call are daemon/switch.py's (shared with FreeSWITCH).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from ..channels.asterisk.typeahead import TypeAhead
 from ..errors import ChannelError
 from ..runtime.channel import Channel, DialRequest
 from ..runtime.clock import RealClock
-from ..runtime.ids import RandomIds
 from ..runtime.interpreter import CallInfo
 from .config import RouteConfig, ServeConfig
 from .routing import CallAttributes
+from .switch import SwitchCall, SwitchListener
 
 __all__ = ["AsteriskListener", "AsteriskCall", "build_tts", "ORIGINATE_PREFIX"]
 
@@ -55,11 +56,14 @@ def build_tts(config: ServeConfig) -> TtsRouter:
     return TtsRouter(providers, config.tts.default, dict(config.tts.voices))
 
 
-class AsteriskListener:
+class AsteriskListener(SwitchListener):
     name = "asterisk"
+    LISTENING = "FastAGI"
+    TOKEN_PREFIX = ORIGINATE_PREFIX
+    log = log
 
     def __init__(self, config: ServeConfig, *, tts: TtsProvider | None = None, ami: AmiClient | None = None):
-        self.config = config
+        super().__init__(config)
         self.options = AsteriskOptions(
             dial_template=config.asterisk.dial_template, recordings_dir=config.asterisk.recordings_dir,
             recording_format=config.asterisk.recording_format, recording_url=config.asterisk.recording_url,
@@ -71,50 +75,23 @@ class AsteriskListener:
                             ping_interval=ami_config.ping_interval, action_timeout=ami_config.action_timeout,
                             backoff_max=ami_config.backoff_max)
         self.ami = ami
-        self.daemon: Any = None
-        self.server: FastAgiServer | None = None
-        self.pending: dict[str, asyncio.Future[tuple[AgiConnection, AgiEnvironment]]] = {}
-        self.ids = RandomIds()
 
     capability_check = staticmethod(capability_warnings)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self, daemon: Any) -> None:
-        self.daemon = daemon
         listen = self.config.listeners.fastagi
-        self.server = FastAgiServer(self._accept, listen.host, listen.port)
-        await self.server.start()
-        host, port = self.server.address
-        log.info("FastAGI listening on %s:%d", host, port)
+        await self._listen(daemon, FastAgiServer(self._accept, listen.host, listen.port))
         if self.ami is not None:
             daemon.metrics.watch_ami(lambda: self.ami is not None and self.ami.connected)
             await self.ami.start()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        assert self.server is not None
-        return self.server.address
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            await self.server.stop()
 
     async def close(self) -> None:
         if self.ami is not None:
             await self.ami.close()
 
-    # -- one-time tokens --------------------------------------------------------------------------------
-
-    def expect(self, kind: str) -> tuple[str, asyncio.Future]:
-        """A one-time token for a call we place (the AGI argument it arrives with) and its future."""
-        token = self.ids.next(kind)
-        waiter: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.pending[token] = waiter
-        return ORIGINATE_PREFIX + token, waiter
-
-    def forget(self, argument: str) -> None:
-        self.pending.pop(argument.removeprefix(ORIGINATE_PREFIX), None)
+    # -- AMI (the one-time tokens are SwitchListener's) ---------------------------------------------------
 
     async def hang_up(self, channel: str) -> None:
         """AMI Hangup of `channel`; a failure is one log line (the channel may be gone already)."""
@@ -136,9 +113,7 @@ class AsteriskListener:
             return
         args = environment.args
         if args and args[0].startswith(ORIGINATE_PREFIX):
-            waiter = self.pending.get(args[0][len(ORIGINATE_PREFIX):])
-            if waiter is not None and not waiter.done():
-                waiter.set_result((connection, environment))
+            if self._paired(args[0], (connection, environment)):
                 return
             log.warning("FastAGI call for an unknown or expired originate token; hanging up")
             connection.send_and_close(AgiCommand("EXEC", "Hangup", "1"))
@@ -161,8 +136,7 @@ class AsteriskListener:
     def agi_url(self) -> str:
         if self.config.asterisk.agi_url:
             return self.config.asterisk.agi_url
-        host, port = self.address
-        return f"agi://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/flowengine-originate"
+        return f"agi://{self._reachable()}/flowengine-originate"
 
     async def originate(self, request: DialRequest) -> Originated:
         if self.ami is None:
@@ -197,19 +171,19 @@ class AsteriskListener:
         return Originated("answered", connection, typeahead, target, environment, release)
 
 
-class AsteriskCall:
+class AsteriskCall(SwitchCall):
     """An IncomingCall on one FastAGI connection (or, for API-started flows, one to be originated). It is
     also its channel's Originator and LegSessions."""
 
     backend = "asterisk"
+    listener: AsteriskListener
+    connection: AgiConnection | None
+    _channel: AsteriskChannel | None
 
     def __init__(self, listener: AsteriskListener, connection: AgiConnection | None,
                  environment: AgiEnvironment | None, *, to: str = "", from_: str = ""):
-        self.listener = listener
-        self.connection = connection
+        super().__init__(listener, connection, to=to, from_=from_)
         self.environment = environment
-        self.to, self.from_ = to, from_
-        self._channel: AsteriskChannel | None = None
         self._unsubscribe: Any = None
         self._failure: str | None = None
         env = environment
@@ -221,8 +195,7 @@ class AsteriskCall:
     def call_info(self, *, call_id: str, at: datetime, trigger: str, variables: dict[str, Any]) -> CallInfo:
         env = self.environment
         if env is None:
-            return CallInfo(trigger=trigger, from_=self.from_ or "anonymous", to=self.to, at=at, call_id=call_id,
-                            variables=variables, extra={"backend": "asterisk"})
+            return self._api_call_info(call_id=call_id, at=at, trigger=trigger, variables=variables)
         caller = _known(env.get("agi_callerid"))
         return CallInfo(
             trigger=trigger, from_=caller or "anonymous", to=_known(env.get("agi_dnid")) or env.get("agi_extension") or "",
@@ -252,13 +225,7 @@ class AsteriskCall:
             self._unsubscribe = placed.release
         return placed
 
-    # -- LegSessions: the legs the flow dials with on_answer states -------------------------------------
-
-    def expect(self) -> tuple[str, asyncio.Future]:
-        return self.listener.expect("leg")
-
-    def forget(self, token: str) -> None:
-        self.listener.forget(token)
+    # -- LegSessions (expect and forget: SwitchCall's) --------------------------------------------------
 
     def on_caller_hangup(self, callback) -> Any:
         ami = self.listener.ami
@@ -296,13 +263,8 @@ class AsteriskCall:
 
     @property
     def failure(self) -> str | None:
-        if self._failure is not None:
-            return self._failure
-        if self._channel is not None and self._channel.failure:
-            return self._channel.failure
-        connection = self._channel.connection if self._channel is not None else self.connection
-        gone = connection.gone if connection is not None else None
-        return f"protocol error: {gone.detail}" if gone is not None and gone.reason == "protocol" else None
+        """As SwitchCall's, or as it was when the call closed (close lets go of the channel)."""
+        return self._failure if self._failure is not None else super().failure
 
 
 def _known(value: str | None) -> str | None:

@@ -9,7 +9,8 @@ hand the connection to the flow waiting for it (its channel variable `flowengine
 originated call, or a leg a flow dialled with on_answer states, which the bridge's group confirmation hands
 over), or route it like any inbound call through `Daemon.run_call` (route `path` = the channel variable
 `flowengine_route`, `number` and `extension` = the destination number). A socket without `async full`, a
-silent switch or garbage before CHANNEL_DATA ends that connection with one log line.
+silent switch or garbage before CHANNEL_DATA ends that connection with one log line. The listener's
+lifecycle, the token pairing and the switch-free parts of a call are daemon/switch.py's (shared with Asterisk).
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ from ..channels.freeswitch.outbound import EslConnection, OutboundServer
 from ..errors import ChannelError
 from ..runtime.channel import Channel, DialRequest
 from ..runtime.clock import RealClock
-from ..runtime.ids import RandomIds
 from ..runtime.interpreter import CallInfo
 from .config import RouteConfig, ServeConfig
 from .routing import CallAttributes
+from .switch import SwitchCall, SwitchListener
 
 __all__ = ["FreeSwitchListener", "FreeSwitchCall", "TOKEN_VARIABLE", "ROUTE_VARIABLE"]
 
@@ -48,11 +49,13 @@ ROUTE_VARIABLE = "flowengine_route"
 """Channel variable the dialplan may set before `socket`: the route `path` that picks the flow."""
 
 
-class FreeSwitchListener:
+class FreeSwitchListener(SwitchListener):
     name = "freeswitch"
+    LISTENING = "Event Socket (outbound)"
+    log = log
 
     def __init__(self, config: ServeConfig, *, tts: TtsProvider | None = None, inbound: InboundClient | None = None):
-        self.config = config
+        super().__init__(config)
         fs = config.freeswitch
         self.options = FreeSwitchOptions(
             dial_template=fs.dial_template, tts=fs.tts, speak_engine=fs.speak_engine, speak_voice=fs.speak_voice,
@@ -68,49 +71,20 @@ class FreeSwitchListener:
             inbound = InboundClient(fs.inbound.host, fs.inbound.port, fs.inbound.resolved_password(), clock=RealClock(),
                                     connect_timeout=fs.inbound.connect_timeout, backoff_max=fs.inbound.backoff_max)
         self.inbound = inbound
-        self.ids = RandomIds()
-        self.daemon: Any = None
-        self.server: OutboundServer | None = None
-        self.pending: dict[str, asyncio.Future[tuple[EslConnection, ChannelData]]] = {}
 
     capability_check = staticmethod(capability_warnings)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self, daemon: Any) -> None:
-        self.daemon = daemon
         listen = self.config.listeners.esl
-        self.server = OutboundServer(self._accept, listen.host, listen.port)
-        await self.server.start()
-        host, port = self.server.address
-        log.info("Event Socket (outbound) listening on %s:%d", host, port)
+        await self._listen(daemon, OutboundServer(self._accept, listen.host, listen.port))
         if self.inbound is not None:
             await self.inbound.start()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        assert self.server is not None
-        return self.server.address
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            await self.server.stop()
 
     async def close(self) -> None:
         if self.inbound is not None:
             await self.inbound.close()
-
-    # -- one-time tokens --------------------------------------------------------------------------------
-
-    def expect(self, kind: str) -> tuple[str, asyncio.Future]:
-        """A one-time token for a call we place (its `flowengine_token`) and the future its socket resolves."""
-        token = self.ids.next(kind)
-        waiter: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.pending[token] = waiter
-        return token, waiter
-
-    def forget(self, token: str) -> None:
-        self.pending.pop(token, None)
 
     # -- inbound calls (outbound sockets) ----------------------------------------------------------------
 
@@ -128,9 +102,7 @@ class FreeSwitchListener:
             return
         token = data.get(f"variable_{TOKEN_VARIABLE}")
         if token:
-            waiter = self.pending.get(token)
-            if waiter is not None and not waiter.done():
-                waiter.set_result((connection, data))
+            if self._paired(token, (connection, data)):
                 return
             log.warning("ESL %s: a call for an unknown or expired originate token; hanging up", connection.peer)
             await _hang_up(connection, "NORMAL_CLEARING")
@@ -146,8 +118,7 @@ class FreeSwitchListener:
     def socket_address(self) -> str:
         if self.config.freeswitch.socket_address:
             return self.config.freeswitch.socket_address
-        host, port = self.address
-        return f"{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        return self._reachable()
 
     async def originate(self, request: DialRequest) -> Originated:
         if self.inbound is None:
@@ -181,19 +152,19 @@ class FreeSwitchListener:
         return Originated("answered", connection, data, answered_by=target)
 
 
-class FreeSwitchCall:
+class FreeSwitchCall(SwitchCall):
     """An IncomingCall on one outbound Event Socket (or, for API-started flows, one to be originated). It is
     also its channel's LegSessions."""
 
     backend = "freeswitch"
+    listener: FreeSwitchListener
+    connection: EslConnection | None
+    _channel: FreeSwitchChannel | None
 
     def __init__(self, listener: FreeSwitchListener, connection: EslConnection | None, data: ChannelData | None,
                  *, to: str = "", from_: str = ""):
-        self.listener = listener
-        self.connection = connection
+        super().__init__(listener, connection, to=to, from_=from_)
         self.data = data
-        self.to, self.from_ = to, from_
-        self._channel: FreeSwitchChannel | None = None
         destination = data.get("Caller-Destination-Number") if data else None
         self.attributes = CallAttributes(path=data.get(f"variable_{ROUTE_VARIABLE}") if data else None,
                                          number=destination, extension=destination)
@@ -201,8 +172,7 @@ class FreeSwitchCall:
     def call_info(self, *, call_id: str, at: datetime, trigger: str, variables: dict[str, Any]) -> CallInfo:
         data = self.data
         if data is None:
-            return CallInfo(trigger=trigger, from_=self.from_ or "anonymous", to=self.to, at=at, call_id=call_id,
-                            variables=variables, extra={"backend": "freeswitch"})
+            return self._api_call_info(call_id=call_id, at=at, trigger=trigger, variables=variables)
         return CallInfo(
             trigger=trigger, from_=data.get("Caller-Caller-ID-Number") or "anonymous",
             to=data.get("Caller-Destination-Number") or "", from_name=data.get("Caller-Caller-ID-Name") or None,
@@ -219,16 +189,10 @@ class FreeSwitchCall:
                                           tts=tts, originator=_Originator(self), legs=self)
         return self._channel
 
-    # -- LegSessions: the legs the flow dials with on_answer states -------------------------------------
+    # -- LegSessions (expect and forget: SwitchCall's) --------------------------------------------------
 
     def socket_address(self) -> str:
         return self.listener.socket_address()
-
-    def expect(self) -> tuple[str, asyncio.Future]:
-        return self.listener.expect("leg")
-
-    def forget(self, token: str) -> None:
-        self.listener.forget(token)
 
     async def refuse(self, cause: int) -> None:
         if self.connection is not None:
@@ -243,14 +207,6 @@ class FreeSwitchCall:
         if self._channel is not None and self._channel.switch_hung_up:
             await connection.wait_linger(self.listener.config.listeners.esl.linger_timeout)
         connection.close()
-
-    @property
-    def failure(self) -> str | None:
-        if self._channel is not None and self._channel.failure:
-            return self._channel.failure
-        connection = self._channel.connection if self._channel is not None else self.connection
-        gone = connection.gone if connection is not None else None
-        return f"protocol error: {gone.detail}" if gone is not None and gone.reason == "protocol" else None
 
 
 class _Originator:

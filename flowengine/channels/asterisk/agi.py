@@ -9,10 +9,12 @@
 Rules kept in this file:
   1. Every state transition of the conversation is in TRANSITIONS; which role may send which event is in
      SENDS. An illegal move raises LocalProtocolError (our bug) or RemoteProtocolError (the peer's), and
-     after any error the codec is in ERROR and every later call raises (errors are sticky).
-  2. No I/O and no clock. Framing lives here, never in a read loop: lines end in LF (a CR before it is
-     tolerated); text is decoded once per complete line (UTF-8; undecodable bytes become U+FFFD, never
-     dropped); a line longer than `max_line` is a RemoteProtocolError, so a peer cannot grow the buffer.
+     after any error the codec is in ERROR and every later call raises (errors are sticky; the buffer,
+     the sentinels and the sticky ERROR are the shared plumbing of channels/codec.py).
+  2. No I/O and no clock. Framing lives in the codec, never in a read loop: lines end in LF (a CR before
+     it is tolerated); text is decoded once per complete line (UTF-8; undecodable bytes become U+FFFD,
+     never dropped); a line longer than `max_line` is a RemoteProtocolError, so a peer cannot grow the
+     buffer (LineCodec's line reader, shared with AMI).
   3. Wire facts from res_agi.c and the Asterisk 22 captures in shared/wire/: the environment block ends
      with an empty line and values may be empty (`agi_accountcode: `); a bare `HANGUP` line may arrive at
      any time after the environment, including between a command and its reply; `100 result=0 Trying...`
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ...errors import LocalProtocolError, RemoteProtocolError
+from ..codec import ERROR, NEED_DATA, LineCodec, sentinel
 
 __all__ = [
     "SERVER", "CLIENT", "NEED_DATA", "ENVIRONMENT", "IDLE", "AWAITING_REPLY", "CLOSED", "ERROR",
@@ -36,28 +39,13 @@ __all__ = [
 ]
 
 
-class _Sentinel(type):
-    """A class used as a value whose repr is its name, with type(X) is X (h11's Sentinel)."""
-
-    def __repr__(cls) -> str:
-        return cls.__name__
-
-
-def _sentinel(name: str) -> type:
-    cls = _Sentinel(name, (_Sentinel,), {})
-    cls.__class__ = cls
-    return cls
-
-
 SERVER = "server"  # flowengine: reads the environment and replies, writes commands
 CLIENT = "client"  # Asterisk: writes the environment, replies and HANGUP, reads commands
 
-NEED_DATA = _sentinel("NEED_DATA")
-ENVIRONMENT = _sentinel("ENVIRONMENT")
-IDLE = _sentinel("IDLE")
-AWAITING_REPLY = _sentinel("AWAITING_REPLY")
-CLOSED = _sentinel("CLOSED")
-ERROR = _sentinel("ERROR")
+ENVIRONMENT = sentinel("ENVIRONMENT")
+IDLE = sentinel("IDLE")
+AWAITING_REPLY = sentinel("AWAITING_REPLY")
+CLOSED = sentinel("CLOSED")
 
 DEFAULT_MAX_LINE = 8192
 """Longest line accepted. Asterisk's own command buffer is 2048 bytes; replies to GET VARIABLE can carry
@@ -319,8 +307,10 @@ def _split_command(words: list[str]) -> AgiCommand:
     return AgiCommand(first, *words[1:], _parsed=True)
 
 
-class AgiCodec:
+class AgiCodec(LineCodec):
     """One FastAGI conversation in one role. See the module docstring for the three verbs."""
+
+    PROTOCOL = "AGI"
 
     def __init__(self, role: str = SERVER, *, max_line: int = DEFAULT_MAX_LINE):
         if role not in SENDS:
@@ -341,9 +331,7 @@ class AgiCodec:
 
     def send(self, event: Event) -> bytes:
         """The bytes for `event` (b"" for Closed). Raises LocalProtocolError for an illegal move."""
-        self._check_usable()
-        if type(event) not in SENDS[self.role]:
-            self._fail(LocalProtocolError(f"role {self.role} cannot send {type(event).__name__}"))
+        self._check_sendable(SENDS, type(event))
         self._advance(event, LocalProtocolError)
         try:
             data = _encode(event)
@@ -360,17 +348,6 @@ class AgiCodec:
         return data
 
     # -- receiving -----------------------------------------------------------------------------------
-
-    def receive_data(self, data: bytes) -> None:
-        """Buffer bytes from the peer; b"" means the peer closed the connection."""
-        if self.state is ERROR:
-            raise RemoteProtocolError("the AGI codec is in ERROR after an earlier protocol violation")
-        if data:
-            if self._eof:
-                raise RemoteProtocolError("data received after end of file")
-            self._buffer += data
-        else:
-            self._eof = True
 
     def next_event(self) -> Event | type:
         """The next event from the received bytes, or NEED_DATA. Raises RemoteProtocolError when the
@@ -424,22 +401,6 @@ class AgiCodec:
         self._scanned = 0
         self._advance(Closed(), RemoteProtocolError)
         return Closed()
-
-    def _next_line(self) -> str | None:
-        index = self._buffer.find(b"\n", self._scanned)
-        if index < 0:
-            self._scanned = len(self._buffer)
-            if len(self._buffer) > self.max_line:
-                self._fail(RemoteProtocolError(f"AGI line longer than {self.max_line} bytes"))
-            return None
-        if index > self.max_line:
-            self._fail(RemoteProtocolError(f"AGI line longer than {self.max_line} bytes"))
-        raw = bytes(self._buffer[:index])
-        del self._buffer[: index + 1]
-        self._scanned = 0
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        return raw.decode("utf-8", errors="replace")
 
     def _parse_line(self, line: str) -> Event | None:
         if self.role == CLIENT:
@@ -504,18 +465,7 @@ class AgiCodec:
     # -- state ---------------------------------------------------------------------------------------
 
     def _advance(self, event: Event, error: type) -> None:
-        next_state = TRANSITIONS.get(self.state, {}).get(type(event))
-        if next_state is None:
-            self._fail(error(f"can't handle {type(event).__name__} in state {self.state!r} (role {self.role})"))
-        self.state = next_state
-
-    def _fail(self, exc: Exception):
-        self.state = ERROR
-        raise exc
-
-    def _check_usable(self) -> None:
-        if self.state is ERROR:
-            raise LocalProtocolError("the AGI codec is in ERROR after an earlier protocol violation")
+        self.state = self._next_state(TRANSITIONS, type(event), error)
 
 
 def _reply(code: int, rest: str) -> Event:

@@ -7,7 +7,8 @@
     writer.write(codec.send(AmiAction("Ping", action_id="7")))
 
 Rules kept in this file:
-  1. The legal moves are the TRANSITIONS table; SENDS says which role sends what. Errors are sticky.
+  1. The legal moves are the TRANSITIONS table; SENDS says which role sends what. Errors are sticky (the
+     buffer, the line reader, the sentinels and the sticky ERROR are channels/codec.py's, shared with AGI).
   2. No I/O. Framing: the server's first line is the banner `Asterisk Call Manager/<version>` with no
      empty line after it; every other message is `Key: Value` lines closed by an empty line. We write
      CRLF; we read CRLF or a bare LF (Asterisk's get_input accepts both). Text is decoded once per
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from ...errors import LocalProtocolError, RemoteProtocolError
-from .agi import _sentinel
+from ..codec import ERROR, NEED_DATA, LineCodec, sentinel
 
 __all__ = [
     "CLIENT", "SERVER", "NEED_DATA", "BANNER", "OPEN", "CLOSED", "ERROR", "AmiCodec", "AmiBanner",
@@ -36,12 +37,10 @@ __all__ = [
 CLIENT = "client"  # flowengine: reads the banner, responses and events; writes actions
 SERVER = "server"  # Asterisk (the fake): writes the banner, responses and events; reads actions
 
-NEED_DATA = _sentinel("NEED_DATA")
-BANNER = _sentinel("BANNER")
-OPEN = _sentinel("OPEN")
-CLOSED = _sentinel("CLOSED")
-ERROR = _sentinel("ERROR")
-PENDING = _sentinel("PENDING")
+BANNER = sentinel("BANNER")
+OPEN = sentinel("OPEN")
+CLOSED = sentinel("CLOSED")
+PENDING = sentinel("PENDING")
 
 BANNER_PREFIX = "Asterisk Call Manager/"
 DEFAULT_MAX_LINE = 64 * 1024
@@ -237,8 +236,10 @@ SENDS: dict[str, frozenset[type]] = {
 }
 
 
-class AmiCodec:
+class AmiCodec(LineCodec):
     """One AMI connection in one role (see the module docstring)."""
+
+    PROTOCOL = "AMI"
 
     def __init__(self, role: str = CLIENT, *, max_line: int = DEFAULT_MAX_LINE,
                  max_headers: int | None = None):
@@ -259,10 +260,8 @@ class AmiCodec:
 
     def send(self, message: object) -> bytes:
         """The bytes for `message` (b"" for Closed); LocalProtocolError for an illegal move."""
-        self._check_usable()
         kind = type(message)
-        if kind not in SENDS[self.role]:
-            self._fail(LocalProtocolError(f"role {self.role} cannot send {kind.__name__}"))
+        self._check_sendable(SENDS, kind)
         self._advance(kind, LocalProtocolError)
         if kind is AmiBanner:
             self.version = message.version
@@ -272,16 +271,6 @@ class AmiCodec:
         return message.encode()
 
     # -- receiving -----------------------------------------------------------------------------------
-
-    def receive_data(self, data: bytes) -> None:
-        if self.state is ERROR:
-            raise RemoteProtocolError("the AMI codec is in ERROR after an earlier protocol violation")
-        if data:
-            if self._eof:
-                raise RemoteProtocolError("data received after end of file")
-            self._buffer += data
-        else:
-            self._eof = True
 
     def next_event(self) -> object:
         """The next message, Closed, or NEED_DATA. RemoteProtocolError when the peer broke the protocol."""
@@ -344,37 +333,10 @@ class AmiCodec:
         self._advance(kind, RemoteProtocolError)
         return kind(lines, _parsed=True)
 
-    def _next_line(self) -> str | None:
-        index = self._buffer.find(b"\n", self._scanned)
-        if index < 0:
-            self._scanned = len(self._buffer)
-            if len(self._buffer) > self.max_line:
-                self._fail(RemoteProtocolError(f"AMI line longer than {self.max_line} bytes"))
-            return None
-        if index > self.max_line:
-            self._fail(RemoteProtocolError(f"AMI line longer than {self.max_line} bytes"))
-        raw = bytes(self._buffer[:index])
-        del self._buffer[: index + 1]
-        self._scanned = 0
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        return raw.decode("utf-8", errors="replace")
-
     # -- state ---------------------------------------------------------------------------------------
 
     def _advance(self, kind: type, error: type) -> None:
-        next_state = TRANSITIONS.get(self.state, {}).get(kind)
-        if next_state is None:
-            self._fail(error(f"can't handle {kind.__name__} in state {self.state!r} (role {self.role})"))
-        self.state = next_state
-
-    def _fail(self, exc: Exception):
-        self.state = ERROR
-        raise exc
-
-    def _check_usable(self) -> None:
-        if self.state is ERROR:
-            raise LocalProtocolError("the AMI codec is in ERROR after an earlier protocol violation")
+        self.state = self._next_state(TRANSITIONS, kind, error)
 
 
 # -- completion of actions ---------------------------------------------------------------------------------

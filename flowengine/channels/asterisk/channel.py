@@ -18,7 +18,8 @@ Rules kept here:
     primitive return outcome "hangup" for leg A. Protocol garbage does too, and `failure` says why.
   * Leg A (the AGI channel) and held legs (a dial's on_answer: legs.py, channels/held.py) take
     commands, each on its own session. Operations on a leg Dial() bridged at once are refused with a
-    ChannelError (the interpreter reports E_CHANNEL): Dial keeps that leg inside Asterisk.
+    ChannelError (the interpreter reports E_CHANNEL): Dial keeps that leg inside Asterisk. Which leg a
+    primitive runs on, and bridge-after-dial, are channels/switch.py's (shared with FreeSWITCH).
   * Each input request is announced with `SET VARIABLE FLOWENGINE_INPUT <kind>-<n>[/<prompts>]`:
     operators see what the flow waits for, and the fake Asterisk knows where each scripted caller action
     begins and after how many prompt commands listening starts.
@@ -36,8 +37,6 @@ from ...diagnostics import WARNING, Diagnostic
 from ...errors import ChannelError
 from ...ir.model import Flow
 from ...runtime.channel import (
-    HANGUP,
-    BridgeResult,
     CollectRequest,
     CollectResult,
     ConferenceRequest,
@@ -59,6 +58,7 @@ from ...runtime.clock import Clock
 from ...runtime.ids import RandomIds
 from ..fake import take_keys
 from ..held import MAIN, on_leg
+from ..switch import DialledLeg, SwitchChannel
 from .agi import AgiCommand, AgiEnvironment, AgiReply
 from .fastagi import AgiConnection, Gone
 from .legs import AgiHolds, LegSessions
@@ -136,12 +136,10 @@ class Originated:
 
 
 @dataclass
-class _DialledLeg:
+class _DialledLeg(DialledLeg):
     """What Dial() reported about a leg it bridged and ended before returning."""
 
-    duration: float = 0.0
-    ended_by: str | None = None
-    digits_sent: str | None = None
+    digits_sent: str | None = None  # the keys Dial()'s D() option sent on answer
 
 
 @dataclass
@@ -154,9 +152,16 @@ class _Step:
     played: bool = False
 
 
-class AsteriskChannel(AgiHolds):
+class AsteriskChannel(AgiHolds, SwitchChannel):
     """A Channel on one Asterisk call, driven over FastAGI (see the module docstring). A held leg's
     sub-channel is one too, on that leg's session (`answered_leg`)."""
+
+    NOT_ON_LEG = ("{what} on leg {leg} is not supported on Asterisk: Dial() bridged that leg inside Asterisk "
+                  "(give the dial on_answer states to run commands on it)")
+    NESTED_HOLD = ("a dial with on_answer from leg {leg} is not supported on Asterisk while leg {leg}'s own "
+                   "states run (it is inside Dial()'s U() subroutine)")
+    BRIDGE_AFTER_DIAL = "bridge is only supported right after dial on Asterisk (Dial() bridges)"
+    NO_ORIGINATOR = "this Asterisk channel cannot place calls: configure [asterisk.ami]"
 
     def __init__(self, connection: AgiConnection | None, *, clock: Clock, tts: TtsProvider,
                  options: AsteriskOptions | None = None, typeahead: TypeAhead | None = None,
@@ -213,31 +218,11 @@ class AsteriskChannel(AgiHolds):
             return True
         raise ChannelError(f"Asterisk could not {what} (result {reply.result})")
 
-    def _require_main(self, leg: str, what: str) -> None:
-        if leg != MAIN:
-            raise ChannelError(f"{what} on leg {leg} is not supported on Asterisk: Dial() bridged that leg "
-                               "inside Asterisk (give the dial on_answer states to run commands on it)")
-
-    @staticmethod
-    def _hung(result: Result) -> Result:
-        result.outcome, result.hangup_leg = HANGUP, MAIN
-        return result
-
     def _check_usage(self, reply: AgiReply, what: str) -> None:
         if reply.code != 200:
             raise ChannelError(f"Asterisk refused {what}: {reply.code} {reply.text}".rstrip())
 
     # -- call control --------------------------------------------------------------------------------
-
-    async def answer(self, leg: str) -> Result:
-        held = self._held.get(leg)
-        if held is not None:
-            return self._named(held, await held.sub.answer(MAIN))
-        self._require_main(leg, "answer")
-        if self._holding():
-            self._owed_answer = True  # Dial() answers leg A when it connects the legs
-            return Result()
-        return await self._answer_main()
 
     async def _answer_main(self) -> Result:
         reply = await self._run("ANSWER")
@@ -252,24 +237,13 @@ class AsteriskChannel(AgiHolds):
         reply = await self._run("EXEC", "Ringing")
         return self._hung(Result()) if reply is None else Result()
 
-    async def reject(self, leg: str, reason: str) -> Result:
-        held = self._held.get(leg)
-        if held is not None:
-            return self._named(held, await held.sub.reject(MAIN, reason))
-        self._require_main(leg, "reject")
-        await self._free(ending=True)
+    async def _reject_main(self, reason: str) -> Result:
         application = "Busy" if reason == "busy" else "Congestion"
         await self._run("EXEC", application, "1")
         self._close()
         return Result()
 
-    async def hangup(self, leg: str, cause: str | int | None = None) -> Result:
-        held = self._held.get(leg)
-        if held is not None:
-            await self._hang_up_held(held, cause)
-            return Result()
-        if leg != MAIN:
-            return Result()  # Dial() already ended the dialled leg
+    async def _hang_up_main(self, cause: str | int | None) -> Result:
         await self._free(ending=True)
         code = cause_code(cause)
         if not self.down and self.connection is not None and not self.connection.busy:
@@ -532,18 +506,8 @@ class AsteriskChannel(AgiHolds):
                 return target
         return None
 
-    async def dial(self, leg: str | None, new_leg: str, request: DialRequest) -> DialResult:
-        if leg is None:
-            return await self._originate(new_leg, request)
-        holds = request.on_answer or not request.bridge
-        held = self._held.get(leg)
-        if held is not None:
-            if holds:
-                raise ChannelError(f"a dial with on_answer from leg {leg} is not supported on Asterisk while "
-                                   f"leg {leg}'s own states run (it is inside Dial()'s U() subroutine)")
-            return self._named(held, await held.sub.dial(MAIN, new_leg, request))
-        self._require_main(leg, "dial")
-        await self._free()
+    async def _dial_main(self, new_leg: str, request: DialRequest, holds: bool) -> DialResult:
+        """Dial(): the bridge happens inside it; with `holds`, U() hands the answered leg over first (legs.py)."""
         options = "g"
         if request.send_digits and not holds:  # a held leg's own session sends them (send_dtmf)
             options += f"D({request.send_digits})"
@@ -593,33 +557,13 @@ class AsteriskChannel(AgiHolds):
         values = (reply.data or "").split("|")
         return (values + [""] * len(names))[: len(names)]
 
-    async def _originate(self, new_leg: str, request: DialRequest) -> DialResult:
-        if self.originator is None:
-            raise ChannelError("this Asterisk channel cannot place calls: configure [asterisk.ami]")
-        if self.connection is not None:
-            raise ChannelError("an API-started flow may place only its first call without a leg")
-        placed = await self.originator.originate(request)
-        if placed.status == "answered" and placed.connection is not None:
-            self.connection = placed.connection
-            self.typeahead = placed.typeahead
-            self.down = False
-            return DialResult(status="answered", answered_by=placed.answered_by)
-        return DialResult(status=placed.status if placed.status != "answered" else "failed")
-
-    async def bridge(self, leg: str, peer: str, time_limit: float | None = None) -> BridgeResult:
-        held = self._held.get(peer) if leg == MAIN else self._held.get(leg) if peer == MAIN else None
-        if held is not None:
-            return await self._bridge_held(held, time_limit)
-        held = self._held.get(leg)
-        if held is not None:
-            return self._named(held, await held.sub.bridge(MAIN, peer, time_limit))
-        dialled = self._dialled.get(peer) or self._dialled.get(leg)
-        if dialled is None:
-            raise ChannelError("bridge is only supported right after dial on Asterisk (Dial() bridges)")
-        result = BridgeResult(duration=dialled.duration, ended_by=dialled.ended_by)
-        if dialled.ended_by is not None:
-            result.outcome, result.hangup_leg = HANGUP, dialled.ended_by
-        return result
+    def _take_call(self, placed: Originated) -> bool:
+        if placed.connection is None:
+            return False
+        self.connection = placed.connection
+        self.typeahead = placed.typeahead
+        self.down = False
+        return True
 
     @on_leg
     async def queue(self, leg: str, request: QueueRequest) -> QueueResult:

@@ -1,14 +1,15 @@
 """The FastAGI server: an asyncio.Protocol per connection that shuttles bytes through AgiCodec(SERVER).
 
 Asterisk connects once per call (`AGI(agi://host:4573/path,args)`), sends its environment, then runs the
-commands we write, one at a time. Rules kept here (uvicorn's H11Protocol shape):
+commands we write, one at a time. Rules kept here (uvicorn's H11Protocol shape; the byte shuttling, the
+listening server and `Gone` are channels/adapter.py's, shared with the outbound Event Socket):
   * Bytes go to the codec as they arrive; writes happen only through `codec.send`. No parsing here.
   * `command()` returns the reply, or `Gone` when the call is over: the channel hung up (a `HANGUP` line,
     or 511), the socket closed, or the peer broke the protocol. Never an exception for those.
   * A command cancelled while it runs (a deadline) leaves its reply pending: the next `command()` waits
     for that reply first, so the codec never sees two commands in flight.
   * After `HANGUP` we close the socket ourselves once no reply is pending: Asterisk keeps the channel
-    until we do (shared/wire/README.md).
+    until we do (shared/wire/README.md). Closing the socket makes AGI() return; the dialplan goes on.
   * Garbage from the peer ends this connection only, with one log line; the event loop never blocks.
 """
 
@@ -16,19 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
-from ...errors import ChannelError, RemoteProtocolError
+from ...errors import ChannelError
+from ..adapter import CodecConnection, Gone, SwitchServer
 from .agi import (
     MAX_COMMAND_BYTES,
-    NEED_DATA,
     SERVER,
     AgiCodec,
     AgiCommand,
     AgiEnvironment,
     AgiHangup,
-    AgiProgress,
     AgiReply,
     Closed,
 )
@@ -38,86 +37,45 @@ log = logging.getLogger("flowengine.fastagi")
 DEFAULT_PORT = 4573
 
 
-@dataclass(frozen=True, slots=True)
-class Gone:
-    """The call can take no more commands. `reason`: hangup | closed | protocol; `detail` for logs."""
-
-    reason: str
-    detail: str = ""
-
-
 HUNG_UP = Gone("hangup", "the channel hung up")
 
 
-class AgiConnection(asyncio.Protocol):
+class AgiConnection(CodecConnection):
     """One FastAGI conversation (Asterisk is the TCP client, we are the server)."""
 
+    LABEL = "FastAGI"
+    log = log
+
     def __init__(self, *, max_line: int | None = None, on_made: Callable[["AgiConnection"], None] | None = None):
-        # -- per-connection state
+        super().__init__(on_made)
         self.codec = AgiCodec(SERVER, **({"max_line": max_line} if max_line else {}))
-        self.transport: asyncio.Transport | None = None
-        self.peer: str = "?"
-        self._on_made = on_made
         self._env: asyncio.Future[AgiEnvironment | None] | None = None
-        self._gone: Gone | None = None
-        self._closed = asyncio.Event()
         self._hangup = asyncio.Event()
         # -- per-command state
         self._reply: asyncio.Future | None = None  # set from writing a command until its reply arrives
         self._settled: asyncio.Event | None = None  # made on demand: wakes a command queued behind a reply
         self.commands = 0
 
-    # -- asyncio.Protocol -----------------------------------------------------------------------------
-
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._env = asyncio.get_running_loop().create_future()
-        if self._on_made is not None:
-            self._on_made(self)
-
-    def data_received(self, data: bytes) -> None:
-        if self._gone is not None and self._gone.reason == "protocol":
-            return
-        self.codec.receive_data(data)
-        self._pump()
-
-    def eof_received(self) -> bool:
-        if self._gone is None or self._gone.reason != "protocol":
-            self.codec.receive_data(b"")
-            self._pump()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._finish(Gone("closed", str(exc) if exc else "the switch closed the connection"))
-        self._closed.set()
-        self._on_made = None
+        super().connection_made(transport)
 
     # -- events ---------------------------------------------------------------------------------------
 
-    def _pump(self) -> None:
-        try:
-            while (event := self.codec.next_event()) is not NEED_DATA:
-                kind = type(event)
-                if kind is AgiReply:
-                    self._resolve(event)
-                elif kind is AgiHangup:
-                    self._hangup.set()
-                    if self._reply is None:
-                        self.close()
-                elif kind is AgiEnvironment:
-                    if self._env is not None and not self._env.done():
-                        self._env.set_result(event)
-                elif kind is Closed:
-                    self._finish(Gone("closed", "the switch closed the connection"))
-                    self.close()
-                elif kind is AgiProgress:
-                    continue
-        except RemoteProtocolError as exc:
-            log.warning("FastAGI %s: protocol error, closing: %s", self.peer, exc)
-            self._finish(Gone("protocol", str(exc)))
-            self.close()
+    def _handle(self, event: Any) -> None:
+        kind = type(event)
+        if kind is AgiReply:
+            self._resolve(event)
+        elif kind is AgiHangup:
+            self._hangup.set()
+            if self._reply is None:
+                self.close()
+        elif kind is AgiEnvironment:
+            if self._env is not None and not self._env.done():
+                self._env.set_result(event)
+        elif kind is Closed:
+            self._peer_closed()
+        # AgiProgress (`100 result=0 Trying...`): the command runs on
 
     def _resolve(self, reply: AgiReply) -> None:
         waiter, self._reply = self._reply, None
@@ -224,45 +182,15 @@ class AgiConnection(asyncio.Protocol):
         self._finish(Gone("hangup", detail))
         self.close()
 
-    def close(self) -> None:
-        """Close the socket: Asterisk's AGI() returns and the dialplan goes on."""
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
 
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
-
-
-class FastAgiServer:
+class FastAgiServer(SwitchServer):
     """Listens for Asterisk's FastAGI connections; `on_connection` gets each new AgiConnection at once
     (the daemon starts one tracked task per connection)."""
 
     def __init__(self, on_connection: Callable[[AgiConnection], None], host: str = "127.0.0.1",
                  port: int = DEFAULT_PORT, *, max_line: int | None = None, backlog: int = 512):
-        self.on_connection = on_connection
-        self.host = host
-        self.port = port
+        super().__init__(on_connection, host, port, backlog=backlog)
         self.max_line = max_line
-        self.backlog = backlog
-        self._server: asyncio.base_events.Server | None = None
 
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: AgiConnection(max_line=self.max_line, on_made=self.on_connection),
-            self.host, self.port, backlog=self.backlog, reuse_address=True,
-        )
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """The bound (host, port); the port is the real one when 0 was asked for."""
-        assert self._server is not None and self._server.sockets
-        name = self._server.sockets[0].getsockname()
-        return name[0], name[1]
-
-    async def stop(self) -> None:
-        """Stop accepting connections; live ones go on. (Server.wait_closed is not awaited: from Python
-        3.12 it also waits for every live connection, which is the drain's job, with its own timeout.)"""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+    def _connection(self) -> AgiConnection:
+        return AgiConnection(max_line=self.max_line, on_made=self.on_connection)

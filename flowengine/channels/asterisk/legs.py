@@ -28,8 +28,9 @@ import logging
 from typing import Callable, Protocol
 
 from ...errors import ChannelError
-from ...runtime.channel import HANGUP, BridgeResult, DialRequest, DialResult
+from ...runtime.channel import BridgeResult, DialRequest, DialResult
 from ..held import MAIN, HeldLeg, HoldsLegs
+from ..switch import bridge_result
 from .agi import AgiEnvironment
 from .fastagi import AgiConnection
 
@@ -72,15 +73,9 @@ class AgiHolds(HoldsLegs):
         options += f"U({self.options.leg_context}^{token})"
         started = self.clock.now()
         dial = self._spawn(self._run("EXEC", "Dial", f"{destinations},{max(1, round(request.timeout))},{options}"))
-        try:
-            await asyncio.wait({arrival, dial}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            dial.cancel()
-            raise
-        finally:
-            self.legs.forget(token)
-        if arrival.done() and not arrival.cancelled():
-            connection, environment = arrival.result()
+        session = await self._arrival(token, arrival, dial)
+        if session is not None:
+            connection, environment = session
             return await self._hold(new_leg, request, dial, connection, environment)
         result = await self._dial_outcome(new_leg, request, dial.result(), started)
         if result.status == "answered":
@@ -125,22 +120,16 @@ class AgiHolds(HoldsLegs):
         if held.channel and self.legs is not None:
             self.legs.hang_up(held.channel)
 
-    async def _end_hold(self, held: HeldLeg, bridge: bool) -> None:
-        """End the hold: the subroutine returns and Dial() connects the legs, or (CONTINUE) hangs the held
-        leg up and returns."""
-        if held.released:
-            return
-        self._let_go(held)
+    async def _hold_ends(self, held: HeldLeg, bridge: bool) -> None:
+        """The subroutine returns (its session closes next) and Dial() connects the legs, or (CONTINUE)
+        hangs the held leg up and returns."""
         sub = held.sub
-        if sub.down:
-            self._dropped(held)
-        elif bridge:
+        if bridge:
             held.bridge_from = await sub._switch_time()
         else:
             if sub.connection is not None and sub.connection.busy and held.channel and self.legs is not None:
                 self.legs.hang_up(held.channel)
             await sub._run("SET VARIABLE", "GOSUB_RESULT", "CONTINUE")
-        sub.close_session()
 
     async def _hang_up_held(self, held: HeldLeg, cause: str | int | None) -> None:
         """The flow hangs the held leg up: the subroutine returns with it gone, and Dial() returns."""
@@ -169,10 +158,7 @@ class AgiHolds(HoldsLegs):
             ended_by = held.name  # the held leg was gone before the bridge
         else:
             ended_by = None if limit and duration >= limit - 0.5 else held.name
-        result = BridgeResult(duration=duration, ended_by=ended_by)
-        if ended_by is not None:
-            result.outcome, result.hangup_leg = HANGUP, ended_by
-        return result
+        return bridge_result(duration, ended_by)
 
     async def _switch_time(self) -> float | None:
         """Asterisk's clock now (None when the session is gone)."""

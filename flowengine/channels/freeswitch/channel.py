@@ -30,6 +30,7 @@ Rules kept here:
     (FILE NOT FOUND) raises ChannelError: the interpreter reports E_CHANNEL and the call ends.
   * Leg A (the socket's channel) and held legs (a dial's on_answer: legs.py, channels/held.py) take
     commands, each on its own socket; a leg the bridge app connected at once stays inside FreeSWITCH.
+    Which leg a primitive runs on, and bridge-after-dial, are channels/switch.py's (shared with Asterisk).
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ from ...diagnostics import WARNING, Diagnostic
 from ...errors import ChannelError
 from ...ir.model import Flow
 from ...runtime.channel import (
-    HANGUP,
-    BridgeResult,
     CollectRequest,
     CollectResult,
     ConferenceRequest,
@@ -67,6 +66,7 @@ from ...runtime.clock import Clock
 from ...runtime.ids import RandomIds
 from ..fake import take_keys
 from ..held import MAIN, on_leg
+from ..switch import DialledLeg, SwitchChannel
 from .esl import ChannelData, Command, CommandReply, EslEvent, sendmsg, sendmsg_hangup
 from .legs import EslHolds, LegSessions
 from .outbound import EslConnection, Gone
@@ -192,17 +192,16 @@ class _App:
     started: bool = False
 
 
-@dataclass
-class _Bridged:
-    """How the bridge app of a dial went, for `bridge` to report."""
-
-    duration: float
-    ended_by: str | None
-
-
-class FreeSwitchChannel(EslHolds):
+class FreeSwitchChannel(EslHolds, SwitchChannel):
     """A Channel on one FreeSWITCH call, driven over an outbound Event Socket (see the module docstring). A
     held leg's sub-channel is one too, on that leg's socket (`answered_leg`)."""
+
+    NOT_ON_LEG = ("{what} on leg {leg} is not supported on FreeSWITCH: the bridge app connected that leg inside "
+                  "FreeSWITCH (give the dial on_answer states to run commands on it)")
+    NESTED_HOLD = ("a dial with on_answer from leg {leg} is not supported on FreeSWITCH while leg {leg}'s own "
+                   "states run (it is inside the bridge's confirmation)")
+    BRIDGE_AFTER_DIAL = "bridge is only supported right after dial on FreeSWITCH (the bridge app bridges)"
+    NO_ORIGINATOR = "this FreeSWITCH channel cannot place calls: configure [freeswitch.inbound]"
 
     def __init__(self, connection: EslConnection | None, data: ChannelData | None, *, clock: Clock,
                  options: FreeSwitchOptions | None = None, tts: TtsProvider | None = None,
@@ -232,7 +231,7 @@ class FreeSwitchChannel(EslHolds):
         self._unsent: dict[str, str] = {}  # … of which these are not written yet
         self._inputs = 0
         self._bridges: list[tuple[str, float]] = []  # (event name, switch time) of CHANNEL_(UN)BRIDGE
-        self._dialled: dict[str, _Bridged] = {}
+        self._dialled: dict[str, DialledLeg] = {}
         self._recording: str | None = None
         if connection is not None and data is not None:
             self.attach(connection, data)
@@ -366,16 +365,6 @@ class FreeSwitchChannel(EslHolds):
         self._keys.clear()
         return keys
 
-    def _require_main(self, leg: str, what: str) -> None:
-        if leg != MAIN:
-            raise ChannelError(f"{what} on leg {leg} is not supported on FreeSWITCH: the bridge app connected "
-                               "that leg inside FreeSWITCH (give the dial on_answer states to run commands on it)")
-
-    @staticmethod
-    def _hung(result: Result) -> Result:
-        result.outcome, result.hangup_leg = HANGUP, MAIN
-        return result
-
     @staticmethod
     def _check(event: EslEvent, what: str) -> None:
         response = event.headers.exact("Application-Response") or ""
@@ -383,16 +372,6 @@ class FreeSwitchChannel(EslHolds):
             raise ChannelError(f"FreeSWITCH could not {what}: {response}")
 
     # -- call control --------------------------------------------------------------------------------
-
-    async def answer(self, leg: str) -> Result:
-        held = self._held.get(leg)
-        if held is not None:
-            return self._named(held, await held.sub.answer(MAIN))
-        self._require_main(leg, "answer")
-        if self._holding():
-            self._owed_answer = True  # the bridge answers leg A when it connects the legs
-            return Result()
-        return await self._answer_main()
 
     async def _answer_main(self) -> Result:
         event = await self._execute("answer")
@@ -404,27 +383,16 @@ class FreeSwitchChannel(EslHolds):
         event = await self._execute("ring_ready")
         return self._hung(Result()) if event is None else Result()
 
-    async def reject(self, leg: str, reason: str) -> Result:
-        held = self._held.get(leg)
-        if held is not None:
-            return self._named(held, await held.sub.reject(MAIN, reason))
-        self._require_main(leg, "reject")
-        await self._free(ending=True)
+    async def _reject_main(self, reason: str) -> Result:
         cause = "USER_BUSY" if reason == "busy" else "CALL_REJECTED"
         if self.channel_name.startswith("sofia/"):
             await self._execute("respond", "486 Busy Here" if reason == "busy" else "603 Decline")
         await self._execute("hangup", cause)
         return Result()
 
-    async def hangup(self, leg: str, cause: str | int | None = None) -> Result:
+    async def _hang_up_main(self, cause: str | int | None) -> Result:
         """Hang leg A up with `cause`. The last resort of every run, so it never raises for the switch's
         sake: a refused `hangup` app is retried as `call-command: hangup` (logged), then the owner closes."""
-        held = self._held.get(leg)
-        if held is not None:
-            await self._hang_up_held(held, cause)
-            return Result()
-        if leg != MAIN:
-            return Result()  # the bridge app already ended the dialled leg
         name = hangup_cause(cause)
         try:
             await self._free(ending=True)
@@ -664,18 +632,9 @@ class FreeSwitchChannel(EslHolds):
     def dial_string(self, target: str) -> str:
         return dial_string(target, self.options.dial_template)
 
-    async def dial(self, leg: str | None, new_leg: str, request: DialRequest) -> DialResult:
-        if leg is None:
-            return await self._originate(request)
-        holds = request.on_answer or not request.bridge
-        held = self._held.get(leg)
-        if held is not None:
-            if holds:
-                raise ChannelError(f"a dial with on_answer from leg {leg} is not supported on FreeSWITCH while "
-                                   f"leg {leg}'s own states run (it is inside the bridge's confirmation)")
-            return self._named(held, await held.sub.dial(MAIN, new_leg, request))
-        self._require_main(leg, "dial")
-        await self._free()
+    async def _dial_main(self, new_leg: str, request: DialRequest, holds: bool) -> DialResult:
+        """The bridge app (it bridges inside FreeSWITCH); with `holds`, its group confirmation hands the
+        answered leg over first (legs.py)."""
         if request.detect_machine:
             raise ChannelError("answering-machine detection is not supported on FreeSWITCH by flowengine")
         if self.down:
@@ -715,7 +674,7 @@ class FreeSwitchChannel(EslHolds):
                 status = "failed"
             result = DialResult(status=status)
             return self._hung(result) if self.down else result  # type: ignore[return-value]
-        self._dialled[new_leg] = _Bridged(*bridged)
+        self._dialled[new_leg] = DialledLeg(*bridged)
         name = event.headers.exact("variable_bridge_channel") or ""
         return DialResult(status="answered", answered_by=self._answered(request, name))
 
@@ -732,31 +691,11 @@ class FreeSwitchChannel(EslHolds):
         ended_by = MAIN if self.down else (None if cause == "ALLOTTED_TIMEOUT" else leg)
         return round(max(0.0, end - bridged[0]), 3), ended_by
 
-    async def _originate(self, request: DialRequest) -> DialResult:
-        if self.originator is None:
-            raise ChannelError("this FreeSWITCH channel cannot place calls: configure [freeswitch.inbound]")
-        if self.connection is not None:
-            raise ChannelError("an API-started flow may place only its first call without a leg")
-        placed = await self.originator.originate(request)
-        if placed.status == "answered" and placed.connection is not None and placed.data is not None:
-            self.attach(placed.connection, placed.data)
-            return DialResult(status="answered", answered_by=placed.answered_by)
-        return DialResult(status=placed.status if placed.status != "answered" else "failed")
-
-    async def bridge(self, leg: str, peer: str, time_limit: float | None = None) -> BridgeResult:
-        held = self._held.get(peer) if leg == MAIN else self._held.get(leg) if peer == MAIN else None
-        if held is not None:
-            return await self._bridge_held(held, time_limit)
-        held = self._held.get(leg)
-        if held is not None:
-            return self._named(held, await held.sub.bridge(MAIN, peer, time_limit))
-        dialled = self._dialled.get(peer) or self._dialled.get(leg)
-        if dialled is None:
-            raise ChannelError("bridge is only supported right after dial on FreeSWITCH (the bridge app bridges)")
-        result = BridgeResult(duration=dialled.duration, ended_by=dialled.ended_by)
-        if dialled.ended_by is not None:
-            result.outcome, result.hangup_leg = HANGUP, dialled.ended_by
-        return result
+    def _take_call(self, placed: Originated) -> bool:
+        if placed.connection is None or placed.data is None:
+            return False
+        self.attach(placed.connection, placed.data)
+        return True
 
     @on_leg
     async def queue(self, leg: str, request: QueueRequest) -> QueueResult:

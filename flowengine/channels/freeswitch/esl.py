@@ -10,7 +10,7 @@ Rules kept in this file:
   1. Every legal move is in TRANSITIONS (by state and message type) and REPLIES (which reply answers which
      command kind). Replies come back in command order, so the codec keeps a FIFO of the kinds in flight
      and an unexpected reply is a RemoteProtocolError. Errors are sticky: after one, the codec is in ERROR
-     and every later call raises.
+     and every later call raises (the buffer, the sentinels and the sticky ERROR are channels/codec.py's).
   2. No I/O and no clock. Framing lives here: a packet is a header block ended by an empty line, then
      exactly Content-Length bytes of body (counted in bytes). Text is decoded once per complete packet as
      UTF-8 (undecodable bytes become U+FFFD, never dropped). A header block longer than `max_head` or a body
@@ -38,6 +38,7 @@ from typing import Iterable, Iterator
 from urllib.parse import quote, unquote
 
 from ...errors import LocalProtocolError, RemoteProtocolError
+from ..codec import ERROR, NEED_DATA, Codec, sentinel
 
 __all__ = [
     "CLIENT", "SERVER", "INBOUND", "OUTBOUND", "NEED_DATA", "GREETING", "AUTH", "OPEN", "DISCONNECTED",
@@ -47,32 +48,17 @@ __all__ = [
 ]
 
 
-class _Sentinel(type):
-    """A class used as a value whose repr is its name, with type(X) is X (h11's Sentinel)."""
-
-    def __repr__(cls) -> str:
-        return cls.__name__
-
-
-def _sentinel(name: str) -> type:
-    cls = _Sentinel(name, (_Sentinel,), {})
-    cls.__class__ = cls
-    return cls
-
-
 CLIENT = "client"  # flowengine: writes commands, reads replies and events
 SERVER = "server"  # FreeSWITCH (the fake): reads commands, writes replies and events
 
 INBOUND = "inbound"  # we connect to the switch's event_socket (port 8021): it speaks first
 OUTBOUND = "outbound"  # the switch's `socket` app connects to us: we speak first (`connect`)
 
-NEED_DATA = _sentinel("NEED_DATA")
-GREETING = _sentinel("GREETING")  # inbound: before auth/request; outbound: before `connect`
-AUTH = _sentinel("AUTH")  # inbound: auth/request seen, the next command must be auth or userauth
-OPEN = _sentinel("OPEN")
-DISCONNECTED = _sentinel("DISCONNECTED")  # the switch said goodbye (or refused us): it closes next
-CLOSED = _sentinel("CLOSED")
-ERROR = _sentinel("ERROR")
+GREETING = sentinel("GREETING")  # inbound: before auth/request; outbound: before `connect`
+AUTH = sentinel("AUTH")  # inbound: auth/request seen, the next command must be auth or userauth
+OPEN = sentinel("OPEN")
+DISCONNECTED = sentinel("DISCONNECTED")  # the switch said goodbye (or refused us): it closes next
+CLOSED = sentinel("CLOSED")
 
 DEFAULT_MAX_HEAD = 256 * 1024
 """Longest header block. An outbound CHANNEL_DATA reply carries every channel variable: 5 KiB on a loopback
@@ -442,8 +428,10 @@ _REPLY_TYPES = (CommandReply, ChannelData, ApiResponse)
 _CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d+)[ \t]*\r?$", re.I | re.M)
 
 
-class EslCodec:
+class EslCodec(Codec):
     """One ESL conversation in one role and mode. See the module docstring for the three verbs."""
+
+    PROTOCOL = "ESL"
 
     def __init__(self, role: str = CLIENT, mode: str = OUTBOUND, *, max_head: int = DEFAULT_MAX_HEAD,
                  max_body: int = DEFAULT_MAX_BODY):
@@ -469,10 +457,8 @@ class EslCodec:
 
     def send(self, message: Message) -> bytes:
         """The bytes for `message` (b"" for Closed). Raises LocalProtocolError for an illegal move."""
-        self._check_usable()
         kind = type(message)
-        if kind not in SENDS[self.role]:
-            self._fail(LocalProtocolError(f"role {self.role} cannot send {kind.__name__}"))
+        self._check_sendable(SENDS, kind)
         if kind is Command:
             self._check_command(message)
         if kind in _REPLY_TYPES:
@@ -498,17 +484,6 @@ class EslCodec:
             self._fail(LocalProtocolError("xml events are not supported; ask for plain or json"))
 
     # -- receiving -----------------------------------------------------------------------------------
-
-    def receive_data(self, data: bytes) -> None:
-        """Buffer bytes from the peer; b"" means the peer closed the connection."""
-        if self.state is ERROR:
-            raise RemoteProtocolError("the ESL codec is in ERROR after an earlier protocol violation")
-        if data:
-            if self._eof:
-                raise RemoteProtocolError("data received after end of file")
-            self._buffer += data
-        else:
-            self._eof = True
 
     def next_event(self) -> Message | type:
         """The next message from the received bytes, or NEED_DATA. Raises RemoteProtocolError when the peer
@@ -614,23 +589,13 @@ class EslCodec:
     def _advance(self, message: Message, error: type) -> None:
         if self.state is DISCONNECTED and type(message) in _REPLY_TYPES:
             return  # the refused auth's reply itself
-        next_state = TRANSITIONS.get(self.state, {}).get(type(message))
-        if next_state is None:
-            self._fail(error(f"can't handle {type(message).__name__} in state {self.state!r} (role {self.role})"))
+        next_state = self._next_state(TRANSITIONS, type(message), error)
         if type(message) is DisconnectNotice:
             if message.disposition == "linger":
                 self.lingering = True
             else:
                 next_state = DISCONNECTED
         self.state = next_state
-
-    def _fail(self, exc: Exception):
-        self.state = ERROR
-        raise exc
-
-    def _check_usable(self) -> None:
-        if self.state is ERROR:
-            raise LocalProtocolError("the ESL codec is in ERROR after an earlier protocol violation")
 
 
 # -- parsing ---------------------------------------------------------------------------------------------

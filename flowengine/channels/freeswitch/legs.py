@@ -28,8 +28,9 @@ import logging
 from typing import Protocol
 
 from ...errors import ChannelError
-from ...runtime.channel import HANGUP, BridgeResult, DialRequest, DialResult
+from ...runtime.channel import BridgeResult, DialRequest, DialResult
 from ..held import MAIN, HeldLeg, HoldsLegs
+from ..switch import bridge_result
 from .esl import ChannelData, Command
 from .outbound import EslConnection
 
@@ -70,15 +71,9 @@ class EslHolds(HoldsLegs):
                              "group_confirm_cancel_timeout=true", f"{TOKEN_VARIABLE}={token}"]
         self._bridges.clear()
         dial = self._spawn(self._execute("bridge", "{" + ",".join(options) + "}" + targets))
-        try:
-            await asyncio.wait({arrival, dial}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            dial.cancel()
-            raise
-        finally:
-            self.legs.forget(token)
-        if arrival.done() and not arrival.cancelled():
-            connection, data = arrival.result()
+        session = await self._arrival(token, arrival, dial)
+        if session is not None:
+            connection, data = session
             return self._hold(new_leg, request, dial, connection, data)
         result = self._dial_outcome(new_leg, request, dial.result())
         if result.status == "answered":
@@ -111,19 +106,14 @@ class EslHolds(HoldsLegs):
                     held.channel, sub.failure or "the connection closed")
         self.connection.post(Command(f"api uuid_kill {sub.uuid} NORMAL_CLEARING"), "uuid_kill")
 
-    async def _end_hold(self, held: HeldLeg, bridge: bool) -> None:
-        """End the hold: the socket closes and the leg wins the bridge, or the leg is hung up."""
-        if held.released:
-            return
-        self._let_go(held)
+    async def _hold_ends(self, held: HeldLeg, bridge: bool) -> None:
+        """The socket closes next and the leg wins the bridge (its time limit scheduled now), or the leg is
+        hung up."""
         sub = held.sub
-        if sub.down:
-            self._dropped(held)
-        elif bridge and held.time_limit:
-            await sub._execute("sched_hangup", f"+{max(1, round(held.time_limit))} ALLOTTED_TIMEOUT")
-        elif not bridge:
+        if not bridge:
             await sub._execute("hangup", "NORMAL_CLEARING")
-        sub.close_session()
+        elif held.time_limit:
+            await sub._execute("sched_hangup", f"+{max(1, round(held.time_limit))} ALLOTTED_TIMEOUT")
 
     async def _hang_up_held(self, held: HeldLeg, cause: str | int | None) -> None:
         if held.released:
@@ -143,10 +133,7 @@ class EslHolds(HoldsLegs):
         duration, ended_by = bridged
         if ended_by == MAIN:
             self.down = True
-        result = BridgeResult(duration=duration, ended_by=ended_by)
-        if ended_by is not None:
-            result.outcome, result.hangup_leg = HANGUP, ended_by
-        return result
+        return bridge_result(duration, ended_by)
 
     def _answered(self, request: DialRequest, name: str) -> str | None:
         """Which target answered, from the answered channel's name."""

@@ -1,7 +1,9 @@
 """The outbound Event Socket server: one asyncio.Protocol per call, shuttling bytes through EslCodec.
 
 FreeSWITCH's `socket` app (`socket 127.0.0.1:8084 async full` in the dialplan) connects once per call and
-waits for us to speak. Rules kept here (uvicorn's H11Protocol shape, like channels/asterisk/fastagi.py):
+waits for us to speak; closing the socket ends that app and the switch tears the channel down. Rules kept
+here (uvicorn's H11Protocol shape; the byte shuttling, the listening server and `Gone` are
+channels/adapter.py's, shared with channels/asterisk/fastagi.py):
   * Bytes go to the codec as they arrive; writes happen only through `codec.send`. No parsing here.
   * Commands may be pipelined: replies come back in order, each resolving the oldest waiter. Events are
     handed to `on_event` as they are read, in wire order (the channel's bookkeeping relies on that order).
@@ -16,13 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
-from ...errors import RemoteProtocolError
+from ..adapter import CodecConnection, Gone, SwitchServer
 from .esl import (
     CLIENT,
-    NEED_DATA,
     OUTBOUND,
     ApiResponse,
     ChannelData,
@@ -41,87 +41,45 @@ DEFAULT_PORT = 8084
 Reply = CommandReply | ApiResponse | ChannelData
 
 
-@dataclass(frozen=True, slots=True)
-class Gone:
-    """The connection can take no more commands. `reason`: closed | protocol; `detail` for logs."""
-
-    reason: str
-    detail: str = ""
-
-
-class EslConnection(asyncio.Protocol):
+class EslConnection(CodecConnection):
     """One outbound ESL conversation: FreeSWITCH is the TCP client, we speak first."""
+
+    LABEL = "ESL"
+    log = log
 
     def __init__(self, *, on_made: Callable[["EslConnection"], None] | None = None,
                  max_head: int | None = None):
-        # -- per-connection state
+        super().__init__(on_made)
         self.codec = EslCodec(CLIENT, OUTBOUND, **({"max_head": max_head} if max_head else {}))
-        self.transport: asyncio.Transport | None = None
-        self.peer = "?"
         self.on_event: Callable[[EslEvent], None] | None = None
         self.on_gone: Callable[[Gone], None] | None = None
         self.on_linger: Callable[[], None] | None = None
         self.linger_notice: DisconnectNotice | None = None
-        self._on_made = on_made
-        self._gone: Gone | None = None
         self._lingered = asyncio.Event()
-        self._closed = asyncio.Event()
         # -- per-command state: one waiter per command in flight, oldest first
         self._waiters: deque[asyncio.Future[Reply | Gone]] = deque()
 
-    # -- asyncio.Protocol -----------------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        if self._on_made is not None:
-            self._on_made(self)
-
-    def data_received(self, data: bytes) -> None:
-        if self._gone is not None and self._gone.reason == "protocol":
-            return
-        self.codec.receive_data(data)
-        self._pump()
-
-    def eof_received(self) -> bool:
-        if self._gone is None or self._gone.reason != "protocol":
-            self.codec.receive_data(b"")
-            self._pump()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._finish(Gone("closed", str(exc) if exc else "the switch closed the connection"))
-        self._closed.set()
-
     # -- messages -------------------------------------------------------------------------------------
 
-    def _pump(self) -> None:
-        try:
-            while (message := self.codec.next_event()) is not NEED_DATA:
-                kind = type(message)
-                if kind is EslEvent:
-                    if self.on_event is not None:
-                        self.on_event(message)
-                elif kind is CommandReply or kind is ApiResponse or kind is ChannelData:
-                    waiter = self._waiters.popleft()
-                    if not waiter.done():
-                        waiter.set_result(message)
-                elif kind is DisconnectNotice:
-                    if message.disposition == "linger":
-                        self.linger_notice = message
-                        self._lingered.set()
-                        if self.on_linger is not None:
-                            self.on_linger()
-                    else:
-                        self._finish(Gone("closed", "the switch said goodbye"))
-                elif kind is Closed:
-                    self._finish(Gone("closed", "the switch closed the connection"))
-                    self.close()
-        except RemoteProtocolError as exc:
-            log.warning("ESL %s: protocol error, closing: %s", self.peer, exc)
-            self._finish(Gone("protocol", str(exc)))
-            self.close()
+    def _handle(self, message: Any) -> None:
+        kind = type(message)
+        if kind is EslEvent:
+            if self.on_event is not None:
+                self.on_event(message)
+        elif kind is CommandReply or kind is ApiResponse or kind is ChannelData:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(message)
+        elif kind is DisconnectNotice:
+            if message.disposition == "linger":
+                self.linger_notice = message
+                self._lingered.set()
+                if self.on_linger is not None:
+                    self.on_linger()
+            else:
+                self._finish(Gone("closed", "the switch said goodbye"))
+        elif kind is Closed:
+            self._peer_closed()
 
     def _finish(self, gone: Gone) -> None:
         if self._gone is None:
@@ -198,44 +156,15 @@ class EslConnection(asyncio.Protocol):
         except asyncio.TimeoutError:
             return False
 
-    def close(self) -> None:
-        """Close the socket: the switch ends its `socket` app and tears the channel down."""
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
 
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
-
-
-class OutboundServer:
+class OutboundServer(SwitchServer):
     """Listens for FreeSWITCH's outbound socket connections; `on_connection` gets each new EslConnection at
     once (the daemon starts one tracked task per connection)."""
 
     def __init__(self, on_connection: Callable[[EslConnection], None], host: str = "127.0.0.1",
                  port: int = DEFAULT_PORT, *, max_head: int | None = None, backlog: int = 512):
-        self.on_connection = on_connection
-        self.host = host
-        self.port = port
+        super().__init__(on_connection, host, port, backlog=backlog)
         self.max_head = max_head
-        self.backlog = backlog
-        self._server: asyncio.base_events.Server | None = None
 
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: EslConnection(on_made=self.on_connection, max_head=self.max_head),
-            self.host, self.port, backlog=self.backlog, reuse_address=True,
-        )
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """The bound (host, port); the port is the real one when 0 was asked for."""
-        assert self._server is not None and self._server.sockets
-        name = self._server.sockets[0].getsockname()
-        return name[0], name[1]
-
-    async def stop(self) -> None:
-        """Stop accepting connections; live ones go on (the drain waits for them)."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+    def _connection(self) -> EslConnection:
+        return EslConnection(on_made=self.on_connection, max_head=self.max_head)

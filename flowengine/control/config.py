@@ -53,7 +53,7 @@ class ControlConfig:
     """HMAC-SHA256 key of the `X-Flowengine-Signature` header on status callbacks."""
     callback_attempts: int = 3
     builtin_flows: str = ""
-    """Directory of the built-in flows (default: flows/builtin of this checkout)."""
+    """Directory of the built-in flows (default: the ones shipped with flowengine, flows/builtin here)."""
     daemon_id: str = ""
     """This daemon's name in the shared store (default: host name and HTTP port)."""
     redirect_context: str = "flowengine-redirect"

@@ -39,7 +39,8 @@ class UnknownFlow(Exception):
 
 
 def default_builtin_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "flows" / "builtin"
+    """flows/builtin of the checkout, shipped in the package as flowengine/builtin_flows (a symlink here)."""
+    return Path(__file__).resolve().parent.parent / "builtin_flows"
 
 
 @dataclass(frozen=True)

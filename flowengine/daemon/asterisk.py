@@ -48,7 +48,7 @@ congestion, 0 failure) to dial outcomes."""
 
 def build_tts(config: ServeConfig) -> TtsRouter:
     """The TTS providers of `[tts]` behind one router."""
-    cache = TtsCache(config.path(config.tts.cache_dir))
+    cache = TtsCache(config.path(config.tts.cache_dir), max_bytes=config.tts.cache_max_mb * 1024 * 1024)
     providers: dict[str, TtsProvider] = {}
     for name, provider in config.tts.providers.items():
         providers[name] = EspeakNg(cache, binary=provider.binary, voice=provider.voice,

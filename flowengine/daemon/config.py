@@ -175,6 +175,8 @@ class TtsProviderConfig:
 class TtsConfig:
     default: str = "espeak"
     cache_dir: str = "tts-cache"
+    cache_max_mb: int = 512
+    """Size cap of the TTS cache in MiB; the least recently used prompts go first (0: no cap)."""
     providers: dict[str, TtsProviderConfig] = field(default_factory=lambda: {"espeak": TtsProviderConfig()})
     voices: dict[str, str] = field(default_factory=dict)
     """Voice name → provider name, for voices that do not say `provider:voice` themselves."""
@@ -406,6 +408,8 @@ def _check(config: ServeConfig, builder: _Builder) -> list[Diagnostic]:
     if config.tts.default not in config.tts.providers:
         error(("tts", "default"), f"the default TTS provider {config.tts.default!r} is not in [tts.providers]"
                                   f"{did_you_mean(config.tts.default, config.tts.providers)}")
+    if config.tts.cache_max_mb < 0:
+        error(("tts", "cache_max_mb"), "cache_max_mb must be 0 (no cap) or more")
     for voice, provider in config.tts.voices.items():
         if provider not in config.tts.providers:
             error(("tts", "voices", voice), f"voice {voice!r} names unknown provider {provider!r}")

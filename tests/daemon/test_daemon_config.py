@@ -77,3 +77,9 @@ def test_documented_example_config_is_valid(monkeypatch):
     monkeypatch.setenv("FLOWENGINE_AMI_SECRET", "s3cr3t")
     config = load_config(ROOT / "docs" / "examples" / "flowengine.toml")
     assert config.routes and config.asterisk.ami is not None
+
+
+def test_tts_cache_cap():
+    assert parse_config(MINIMAL, "serve.toml").tts.cache_max_mb == 512
+    found = problems("[tts]\ncache_max_mb = -1\n" + MINIMAL)
+    assert found == ["serve.toml:2:1: error[E_CONFIG]: cache_max_mb must be 0 (no cap) or more"]

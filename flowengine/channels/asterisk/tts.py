@@ -5,6 +5,9 @@ A provider turns (text, voice, language, ssml) into a file the switch can play a
   * Audio is cached by a hash of provider, voice, language, the SSML flag and the text: the same prompt is
     synthesised once, even when many calls ask for it at the same moment (one in-flight job per key).
   * Files are written to a temporary name and renamed into place, so a player never sees half a file.
+  * The cache has a size cap: after each new render, the least recently used prompts are deleted until
+    the directory fits. A hit touches its file's mtime, so prompts in use are the last to go, and a
+    deleted file stays readable to a player that already opened it (POSIX unlink).
   * Cache files are 8 kHz 16-bit mono WAV, the format Asterisk's `wav` reader plays without transcoding
     surprises. espeak-ng writes 22.05 kHz, so the audio is resampled here (a short low-pass, then linear
     interpolation; done in a worker thread so the event loop never waits on it).
@@ -48,9 +51,11 @@ class TtsProvider(Protocol):
 class TtsCache:
     """A directory of synthesised prompts, keyed by what was said and how."""
 
-    def __init__(self, directory: str | Path, suffix: str = ".wav"):
+    def __init__(self, directory: str | Path, suffix: str = ".wav", max_bytes: int = 0):
+        """`max_bytes`: the size cap of the cached prompts (0: no cap)."""
         self.directory = Path(directory)
         self.suffix = suffix
+        self.max_bytes = max_bytes
         self._inflight: dict[str, asyncio.Future[str]] = {}
 
     @staticmethod
@@ -65,7 +70,7 @@ class TtsCache:
         """The cached file's path without suffix, rendering it with `render(target)` when missing."""
         target = self.path_for(key)
         stem = str(target)[: -len(self.suffix)]
-        if target.exists():
+        if _touch(target):
             return stem
         pending = self._inflight.get(key)
         if pending is not None:
@@ -75,6 +80,8 @@ class TtsCache:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             await render(target)
+            if self.max_bytes:
+                await asyncio.to_thread(self.prune, keep=target)
         except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: only concurrent waiters care
@@ -87,6 +94,38 @@ class TtsCache:
             if not future.done():  # the render was cancelled: concurrent waiters must not hang
                 future.set_exception(TtsError("speech synthesis was cancelled"))
                 future.exception()
+
+
+    def prune(self, keep: Path | None = None) -> list[Path]:
+        """Delete the least recently used prompts until the cache fits `max_bytes`; never `keep`.
+        Returns what was deleted."""
+        entries = []
+        for path in self.directory.glob("*" + self.suffix):
+            try:
+                info = path.stat()
+            except OSError:  # deleted meanwhile (another daemon sharing the directory)
+                continue
+            entries.append((info.st_mtime_ns, info.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        deleted = []
+        for _, size, path in sorted(entries, key=lambda entry: entry[0]):
+            if total <= self.max_bytes:
+                break
+            if path == keep:
+                continue
+            path.unlink(missing_ok=True)
+            total -= size
+            deleted.append(path)
+        return deleted
+
+
+def _touch(path: Path) -> bool:
+    """Mark a cached file as just used; False when it is not there."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 class EspeakNg:

@@ -4,6 +4,7 @@ resampling and the per-voice router."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import wave
@@ -102,3 +103,31 @@ async def test_real_espeak_ng(tmp_path):
     path = await EspeakNg(TtsCache(tmp_path)).synthesize("Hello from flowengine")
     with wave.open(path + ".wav") as reader:
         assert reader.getframerate() == 8000 and reader.getnframes() > 4000
+
+
+@run
+async def test_TtsCache_deletes_least_recently_used_prompts_past_its_cap(tmp_path):
+    cache = TtsCache(tmp_path, max_bytes=2500)  # room for two 1,000-byte prompts, not three
+
+    def renderer(size: int):
+        async def render(target: Path) -> None:
+            target.write_bytes(b"x" * size)
+        return render
+
+    first = await cache.get_or_create("first", renderer(1000))
+    await cache.get_or_create("second", renderer(1000))
+    for index, name in enumerate(("first", "second")):  # distinct mtimes, whatever the filesystem's resolution
+        os.utime(cache.path_for(name), ns=(10**18 + index * 10**9,) * 2)
+    assert await cache.get_or_create("first", renderer(1)) == first  # a hit: touched, not rendered again
+    await cache.get_or_create("third", renderer(1000))
+    assert sorted(p.stem for p in tmp_path.iterdir()) == ["first", "third"]  # "second" was the least recent
+    await cache.get_or_create("huge", renderer(5000))
+    assert sorted(p.stem for p in tmp_path.iterdir()) == ["huge"]  # the new prompt is kept even alone past the cap
+
+
+@run
+async def test_TtsCache_without_a_cap_keeps_everything(tmp_path):
+    cache = TtsCache(tmp_path)
+    for name in ("a", "b", "c"):
+        await cache.get_or_create(name, lambda target: asyncio.to_thread(target.write_bytes, b"x" * 10**6))
+    assert len(list(tmp_path.iterdir())) == 3

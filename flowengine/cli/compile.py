@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..ir.codec import encode
-from ._common import EXIT_INVALID, EXIT_OK, add_dialect_option, load_flow_or_report
+from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, add_dialect_option, load_flow_or_report, write_output
 
 
 def register(sub):
@@ -23,12 +23,8 @@ def run(args) -> int:
         return EXIT_INVALID
     text = json.dumps(encode(flow), indent=2, ensure_ascii=False) + "\n"
     if args.output:
-        tmp = args.output + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        import os
-
-        os.replace(tmp, args.output)
+        if not write_output(args.output, text):
+            return EXIT_USAGE
     else:
         sys.stdout.write(text)
     return EXIT_OK

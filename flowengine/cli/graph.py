@@ -1,16 +1,16 @@
 """`flowengine graph FLOW --format dot|mermaid|svg|png`: draw a flow (states, outcomes, entry, handlers).
 
 dot and mermaid are text; svg and png need Graphviz's `dot` program. Output goes to stdout, or to
-`-o FILE`. Exit 0: drawn; 1: the flow does not compile; 2: bad usage, or `dot` is needed and missing.
+`-o FILE`. Exit 0: drawn; 1: the flow does not compile; 2: bad usage, `dot` is needed and missing, or FILE cannot
+be written.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 from ..ir.graph import FORMATS, GraphvizMissing, render
-from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, add_dialect_option, load_flow_or_report
+from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, add_dialect_option, load_flow_or_report, write_output
 
 
 def register(sub):
@@ -33,10 +33,8 @@ def run(args) -> int:
         return EXIT_USAGE
     data = drawn.encode("utf-8") if isinstance(drawn, str) else drawn
     if args.output:
-        tmp = args.output + ".tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, args.output)
+        if not write_output(args.output, data):
+            return EXIT_USAGE
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -8,13 +8,12 @@ invalid (diagnostics on stderr); 2: bad usage.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from .. import formats
 from ..errors import FlowError
 from ..structured import read_text
-from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, print_diagnostics
+from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, print_diagnostics, write_output
 
 IMPORTERS = ("pbx", "ytel-ivr", "fs-ivr")
 
@@ -48,10 +47,8 @@ def run(args) -> int:
         print_diagnostics(warnings)
     output = dump_menu(menu.data)
     if args.output:
-        tmp = args.output + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(output)
-        os.replace(tmp, args.output)
+        if not write_output(args.output, output):
+            return EXIT_USAGE
         print(f"{args.output}: {len(menu.data.get('contexts', {}))} contexts ({flow.dialect} → ivr)", file=sys.stderr)
     else:
         sys.stdout.write(output)

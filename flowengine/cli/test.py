@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from ..errors import FlowError
 from ..testing.coverage import Coverage
 from ..testing.runner import find_test_files, run_test_file
@@ -45,6 +47,11 @@ def run(args) -> int:
     if coverage is not None:
         print(coverage.report(), end="")
         if args.coverage_html:
-            print(f"coverage page: {coverage.write_html(args.coverage_html)}")
+            try:
+                print(f"coverage page: {coverage.write_html(args.coverage_html)}")
+            except OSError as exc:
+                print(f"{args.coverage_html}: error[E_OUTPUT]: cannot write the coverage page: "
+                      f"{exc.strerror or exc}", file=sys.stderr)
+                return EXIT_USAGE
     print(f"{passed} passed, {failed} failed")
     return EXIT_INVALID if failed else EXIT_OK

@@ -127,3 +127,33 @@ def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "flowengine", "simulate", DEMO, "--format", "text"],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0 and result.stdout.rstrip().endswith("end caller_hangup")
+
+
+@pytest.mark.parametrize("command", [["graph", DEMO], ["compile", DEMO],
+                                     ["test", str(ROOT / "flows" / "demo-menu.test.yaml"), "--coverage-html"]])
+def test_unwritable_output_is_a_usage_error_not_a_traceback(capsys, tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    targets = [str(tmp_path / "missing" / "out"), str(tmp_path)] if command[0] != "test" else [str(blocker)]
+    for target in targets:
+        argv = command + [target] if command[0] == "test" else command + ["-o", target]
+        code, _, err = cli(capsys, *argv)
+        assert code == 2, err
+        assert err.startswith(f"{target}: error[E_OUTPUT]: cannot write") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and blocker.read_text() == "keep me"
+
+
+def test_output_file_is_written_whole(capsys, tmp_path):
+    target = tmp_path / "demo.dot"
+    code, out, _ = cli(capsys, "graph", DEMO, "-o", str(target))
+    assert code == 0 and out == "" and target.read_text().startswith("digraph")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.dot"]
+
+
+@pytest.mark.parametrize("command", ["validate", "lint", "compile", "graph", "simulate", "call"])
+def test_unknown_dialect_is_bad_usage(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        main([command, DEMO, "--dialect", "inboundxm"])
+    _, err = capsys.readouterr()
+    assert info.value.code == 2
+    assert "argument --dialect: unknown format 'inboundxm'; did you mean 'inboundxml'?" in err

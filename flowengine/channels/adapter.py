@@ -41,6 +41,9 @@ class CodecConnection(asyncio.Protocol):
     log: ClassVar[logging.Logger]
 
     codec: Any
+    reported_by_call: bool = False
+    """Set by the daemon once a call runs on this connection: the call's end (with this connection's
+    fault) is then logged with the call id, so the connection's own fault line drops to debug."""
 
     def __init__(self, on_made: Callable[[Any], None] | None = None):
         # -- per-connection state
@@ -83,7 +86,8 @@ class CodecConnection(asyncio.Protocol):
             while (event := self.codec.next_event()) is not NEED_DATA:
                 self._handle(event)
         except RemoteProtocolError as exc:
-            self.log.warning("%s %s: protocol error, closing: %s", self.LABEL, self.peer, exc)
+            self.log.log(logging.DEBUG if self.reported_by_call else logging.WARNING,
+                         "%s %s: protocol error, closing: %s", self.LABEL, self.peer, exc)
             self._finish(Gone("protocol", str(exc)))
             self.close()
 

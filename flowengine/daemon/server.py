@@ -44,12 +44,14 @@ from .records import CallRecord, RecordStore
 from .registry import FlowEntry, FlowRegistry
 from .routing import CallAttributes, Router
 
-__all__ = ["Daemon", "IncomingCall", "Listener", "Admission", "LiveCall", "CAUSE_OVERLOAD", "CAUSE_NO_ROUTE"]
+__all__ = ["Daemon", "IncomingCall", "Listener", "Admission", "LiveCall", "CAUSE_OVERLOAD", "CAUSE_NO_ROUTE",
+           "CAUSE_FAILURE"]
 
 log = logging.getLogger("flowengine.daemon")
 
 CAUSE_OVERLOAD = 34  # Q.850 "no circuit/channel available": the caller's switch may try elsewhere
 CAUSE_NO_ROUTE = 1  # Q.850 "unallocated number"
+CAUSE_FAILURE = 41  # Q.850 "temporary failure": the flow failed, not the caller's number
 
 
 class IncomingCall(Protocol):
@@ -346,9 +348,11 @@ class Daemon:
         except FlowError as exc:
             run.outcome, run.cause = "error", str(exc)
             log.error("call failed: %s", exc)
+            await _hang_up_failed(incoming)
         except Exception as exc:  # a bug in a flow's run or a channel: this call ends, the daemon goes on
             run.outcome, run.cause = "crash", f"{type(exc).__name__}: {exc}"
             log.error("call crashed: %s: %s", type(exc).__name__, exc, exc_info=True)
+            await _hang_up_failed(incoming)
         finally:
             await incoming.close()
             failure = incoming.failure
@@ -403,6 +407,15 @@ class Daemon:
         self.spawn(self.run_call(incoming, trigger="api", route=route, variables=variables, call_id=call_id),
                    name=f"call-{call_id}")
         return call_id
+
+
+async def _hang_up_failed(incoming: IncomingCall) -> None:
+    """A call whose flow failed is hung up with CAUSE_FAILURE, so the caller's switch and its CDR see a
+    failure rather than the dialplan's normal clearing. Best effort: the connection may be gone."""
+    try:
+        await incoming.refuse(CAUSE_FAILURE)
+    except Exception as exc:  # the call is ending either way; its record says why
+        log.debug("could not hang up the failed call: %s", exc)
 
 
 def _iso(moment: datetime) -> str:

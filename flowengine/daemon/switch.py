@@ -97,9 +97,21 @@ class SwitchCall:
 
     def __init__(self, listener: Any, connection: Any, *, to: str = "", from_: str = ""):
         self.listener = listener
+        self._connection: Any = None
         self.connection = connection
         self.to, self.from_ = to, from_
         self._channel: Any = None
+
+    @property
+    def connection(self) -> Any:
+        return self._connection
+
+    @connection.setter
+    def connection(self, connection: Any) -> None:
+        # A connection that serves a call has its faults logged once, by the daemon, with the call id.
+        if connection is not None:
+            connection.reported_by_call = True
+        self._connection = connection
 
     def _api_call_info(self, *, call_id: str, at: datetime, trigger: str, variables: dict[str, Any]) -> CallInfo:
         """The CallInfo of an API-started call with no connection yet: what the API was given."""

@@ -116,7 +116,10 @@ async def test_garbage_and_dropped_connections_end_only_their_call(tmp_path, cap
         writer.close()
         assert (await good.finished).closed_by_server
         await settled(daemon)
-    assert any("protocol error" in r.getMessage() for r in caplog.records)
+    faults = [r.getMessage() for r in caplog.records if "protocol error" in r.getMessage() and r.levelno >= logging.WARNING]
+    assert len(faults) == 2  # one line per fault: the connection's before a call, the call's (with its id) after
+    assert "protocol error, closing: not an AGI environment line" in faults[0]
+    assert faults[1].startswith("call ended by the switch connection: protocol error: AGI reply 'not agi at all'")
     import sqlite3
 
     with sqlite3.connect(tmp_path / "calls.sqlite") as db:
@@ -136,6 +139,7 @@ async def test_a_crashing_call_is_contained(tmp_path, caplog):
         listener.tts.synthesize = broken  # a bug in a provider, not a ChannelError
         record = await fake.call(listener.address).finished
         assert record.closed_by_server
+        assert record.commands == ["ANSWER", "EXEC Hangup 41"]  # hung up with "temporary failure"
         again = await fake.call(listener.address).finished  # the daemon still serves
         assert again.closed_by_server
         await settled(daemon)

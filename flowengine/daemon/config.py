@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import formats
 from ..control.config import ControlConfig, StoreConfig
 from ..control.config import check as check_control
 from ..diagnostics import Diagnostic, Span, did_you_mean
@@ -400,6 +401,11 @@ def _check(config: ServeConfig, builder: _Builder) -> list[Diagnostic]:
             error(path, f"route {index + 1}: give exactly one of path, number, extension (or default = true)")
         if not route.flow:
             error(path, f"route {index + 1}: 'flow' (the flow file) is required")
+        if route.format:
+            try:
+                formats.get(route.format)
+            except FlowError as exc:
+                error(path + ("format",), f"route {index + 1}: {exc.diagnostics[0].message}")
         if route.tts is not None and route.tts not in config.tts.providers:
             error(path + ("tts",), f"route {index + 1}: unknown TTS provider {route.tts!r}"
                                    f"{did_you_mean(route.tts, config.tts.providers)}")

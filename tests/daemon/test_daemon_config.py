@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.daemon.config import ConfigError, load_config, parse_config
+from flowengine.daemon.config import ConfigError, ServeConfig, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = '[[routes]]\ndefault = true\nflow = "menu.flow.json"\n'
@@ -74,12 +74,54 @@ def test_syntax_error_position():
 
 
 def test_documented_example_config_is_valid(monkeypatch):
-    monkeypatch.setenv("FLOWENGINE_AMI_SECRET", "s3cr3t")
+    for name in ("FLOWENGINE_AMI_SECRET", "FREESWITCH_ESL_PASSWORD", "FLOWENGINE_CALLBACK_SECRET"):
+        monkeypatch.setenv(name, "s3cr3t")
+    monkeypatch.setenv("FLOWENGINE_API_TOKEN", "0123456789abcdef0123")
     config = load_config(ROOT / "docs" / "examples" / "flowengine.toml")
-    assert config.routes and config.asterisk.ami is not None
+    assert config.routes and config.asterisk.ami is not None and config.freeswitch.inbound is not None
+    assert config.control.enabled and config.listeners.esl.enabled
+
+
+def test_documented_example_config_shows_every_key():
+    """The example says it shows every key: a key added to the config must be added to the example."""
+    import tomllib
+
+    example = tomllib.loads((ROOT / "docs" / "examples" / "flowengine.toml").read_text())
+    secrets = {"secret", "password", "token", "callback_secret", "dsn"}  # shown as their *_env twins
+
+    def missing(cls: type, table: dict, where: str) -> list[str]:
+        out = []
+        for f in dataclasses.fields(cls):
+            value = table[0] if isinstance(table, list) else table
+            if f.name in secrets or f.name in ("routes", "providers", "voices", "source", "base_dir"):
+                continue
+            if f.name not in value:
+                out.append(f"{where}.{f.name}")
+            elif dataclasses.is_dataclass(nested := _config_class(cls, f.name)):
+                out += missing(nested, value[f.name], f"{where}.{f.name}")
+        return out
+
+    assert missing(ServeConfig, example, "") == []
 
 
 def test_tts_cache_cap():
     assert parse_config(MINIMAL, "serve.toml").tts.cache_max_mb == 512
     found = problems("[tts]\ncache_max_mb = -1\n" + MINIMAL)
     assert found == ["serve.toml:2:1: error[E_CONFIG]: cache_max_mb must be 0 (no cap) or more"]
+
+
+def test_route_format_is_checked_with_the_config():
+    found = problems('[[routes]]\ndefault = true\nflow = "menu.xml"\nformat = "inboundxm"\n')
+    assert found == ["serve.toml:4:1: error[E_CONFIG]: route 1: unknown format 'inboundxm'; did you mean "
+                     "'inboundxml'? (known: actions10, fs-ivr, inboundxml, ir, ivr, pbx, twiml, ytel-ivr)"]
+
+
+def _config_class(cls: type, name: str) -> type | None:
+    """The config class of field `name` of `cls` (unwrapping `X | None` and `list[X]`)."""
+    import typing
+
+    hint = typing.get_type_hints(cls)[name]
+    for candidate in (hint, *typing.get_args(hint)):
+        if dataclasses.is_dataclass(candidate):
+            return candidate
+    return None

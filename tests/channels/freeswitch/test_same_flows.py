@@ -1,5 +1,6 @@
 """Same flow + same caller behaviour = the same flow-level events on the fake channel, the fake Asterisk and
-the fake FreeSWITCH, for every case of every example flow test (flows/*.test.yaml).
+the fake FreeSWITCH, for every case of every example flow test (flows/*.test.yaml) and of the built-in
+flows (flows/builtin/*.test.yaml, started as the control API starts them).
 
 Transcript times are left out (the fake channel's clock is virtual, the fake switches' is real). A case that a
 backend cannot run must say so clearly: an E_CHANNEL error naming the backend ("… is not supported on
@@ -19,8 +20,8 @@ from flowengine.testing.runner import case_scenario, load_flow, load_test_file, 
 from .support import run
 
 FLOWS = Path(__file__).resolve().parents[3] / "flows"
-CASES = [(path, index, case["name"]) for path in sorted(FLOWS.glob("*.test.yaml"))
-         for index, case in enumerate(load_test_file(path).cases)]
+TEST_FILES = sorted([*FLOWS.glob("*.test.yaml"), *FLOWS.glob("builtin/*.test.yaml")])
+CASES = [(path, index, case["name"]) for path in TEST_FILES for index, case in enumerate(load_test_file(path).cases)]
 BACKENDS = {"FreeSWITCH": run_on_fake_freeswitch, "Asterisk": run_on_fake_asterisk}
 
 

@@ -17,7 +17,7 @@ passes go through the SSRF guard before anything uses them.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -175,7 +175,8 @@ def build_app(service: "ControlService") -> FastAPI:
         return JSONResponse(record, status_code=201, headers={"Location": f"/v1/callbacks/{record['id']}"})
 
     @app.get("/v1/callbacks", tags=["callbacks"])
-    async def list_callbacks(status: str | None = None) -> dict:
+    async def list_callbacks(status: Literal["scheduled", "running", "completed", "failed", "cancelled"]
+                             | None = None) -> dict:
         return {"callbacks": [public(r) for r in await service.store.list_callbacks(status, limit=1000)]}
 
     @app.get("/v1/callbacks/{callback_id}", tags=["callbacks"])

@@ -269,13 +269,13 @@ class CallManager:
 
     async def place(self, ref: FlowRef, spec: CallSpec, *, source: str = "api") -> CallHandle:
         """Start the call (ControlError when it cannot start now); returns once the daemon admitted it."""
+        _check_variables(ref.flow, spec.variables)  # a bad request is 4xx whatever the switch's state
         if self.daemon.draining:
             raise ControlError(503, "draining", "the daemon is shutting down", {"Retry-After": "5"})
         backend = self.backend(spec.backend)
         reason = backend.unavailable()
         if reason:
             raise ControlError(503, "switch_unavailable", reason, {"Retry-After": "5"})
-        _check_variables(ref.flow, spec.variables)
         entry = self.catalog.for_api(ref)
         handle = CallHandle(self.new_id(), ref, spec, backend, source, self.clock.time())
         inner = backend.listener.api_call(to=spec.to, from_=spec.from_ or "")

@@ -194,6 +194,9 @@ async def test_switch_down_is_a_clear_503_and_other_calls_go_on(tmp_path):
         assert response.json()["error"] == {"code": "switch_unavailable",
                                             "message": "placing calls on Asterisk needs [asterisk.ami]"}
         assert response.headers["retry-after"] == "5"
+        bad = await served.client.post("/v1/calls", json={"to": "+15551230001", "flow": "otp",
+                                                           "variables": {"otp": "1", "zzz": "12"}})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "undeclared_variable"  # not worth a retry
         world = World(dial={"*": DialOutcome("answer", talk=1)})
         inbound = served.fake.call(served.listener.address, path="none", world=world)
         assert (await inbound.finished).closed_by_server

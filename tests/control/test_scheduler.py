@@ -37,6 +37,8 @@ async def test_create_update_cancel(tmp_path):
         assert moved.json()["timezone"] == "Asia/Kolkata"
         listed = (await served.client.get("/v1/callbacks", params={"status": "scheduled"})).json()["callbacks"]
         assert [c["id"] for c in listed] == [callback["id"]]
+        unknown = await served.client.get("/v1/callbacks", params={"status": "schedule"})
+        assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "invalid_request", unknown.text
         cancelled = await served.client.delete(f"/v1/callbacks/{callback['id']}")
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
         late = await served.client.patch(f"/v1/callbacks/{callback['id']}", json={"at": "2027-01-15T10:00:00Z"})

@@ -7,11 +7,12 @@ type with a hint to quote, value not in a list) and placed with the `Document`'s
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from .diagnostics import Diagnostic, did_you_mean
@@ -26,9 +27,20 @@ def load_schema(name: str) -> dict:
     return json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
 
 
+def _is_number(checker: Any, instance: Any) -> bool:
+    """JSON numbers only: YAML's .inf and .nan are not numbers a flow or a scenario can mean."""
+    if not Draft202012Validator.TYPE_CHECKER.is_type(instance, "number"):
+        return False
+    return not isinstance(instance, float) or math.isfinite(instance)
+
+
+_Validator = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("number", _is_number))
+
+
 @lru_cache(maxsize=None)
 def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(load_schema(name))
+    return _Validator(load_schema(name))
 
 
 def validate(name: str, data: Any, doc: Document, code: str, path_prefix: tuple = ()) -> list[Diagnostic]:

@@ -40,7 +40,7 @@ def parse_entry(text: str) -> CallerInput | None:
         return None
     for prefix in ("record:", "r ", "record "):
         if lowered.startswith(prefix):
-            return CallerInput("record", talk=float(text[len(prefix):].strip() or 0))
+            return CallerInput("record", talk=_seconds(text[len(prefix):].strip() or "0"))
     for prefix in ("speech:", "s ", "say "):
         if lowered.startswith(prefix):
             return CallerInput("speech", text=text[len(prefix):].strip(), confidence=0.9)
@@ -48,6 +48,17 @@ def parse_entry(text: str) -> CallerInput | None:
     if keys != text.replace(" ", ""):
         raise ValueError(f"not keys: {text!r} ({HELP})")
     return CallerInput("keys", keys=keys)
+
+
+def _seconds(text: str) -> float:
+    """A recording's length as the scenario schema allows it: 0 to 1e9 seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 1e9:  # also refuses inf and nan
+        raise ValueError(f"a recording lasts 0 to 1000000000 seconds, not {text}")
+    return value
 
 
 def describe(request: InputRequest) -> str:

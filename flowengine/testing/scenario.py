@@ -72,6 +72,8 @@ def parse_time(text: str, path: tuple = ("call", "at")) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
         raise _Bad(f"{text!r} is not an ISO 8601 date-time (e.g. 2026-03-31T09:15:00Z)", path) from None
+    if not 1900 <= value.year <= 9000:  # a call's clock runs on from here: keep far from datetime's limits
+        raise _Bad(f"{text!r} is out of range: call times are between the years 1900 and 9000", path)
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 

@@ -121,6 +121,9 @@ def test_call_reads_keys_from_stdin(capsys, monkeypatch):
 def test_call_rejects_bad_scripted_keys(capsys):
     code, _, err = cli(capsys, "call", DEMO, "--keys", "1,banana")
     assert code == 2 and "not keys" in err
+    for length in ("inf", "nan", "-5", "1e308"):
+        code, _, err = cli(capsys, "call", DEMO, "--keys", f"1,record:{length}")
+        assert code == 2 and f"a recording lasts 0 to 1000000000 seconds, not {length}" in err
 
 
 def test_console_script_runs():

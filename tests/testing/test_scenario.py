@@ -96,3 +96,15 @@ def test_missing_scenario_file():
 def test_json_scenario_errors_have_positions():
     (d,) = problems('{\n  "hangup_at": "soon"\n}', "s.json")
     assert d.span.line == 2
+
+
+@pytest.mark.parametrize("text, message", [
+    ("hangup_at: .inf\n", "hangup_at: expected number, got Infinity"),
+    ("limits: {max_time: .nan}\n", "limits/max_time: expected number, got NaN"),
+    ('caller: ["1", {record: 1e308}]\n', "caller/1/record: 1e+308 is greater than the maximum of 1000000000"),
+    ('dial: {"*": {status: answer, talk: 1e308}}\n', "dial/*/talk: 1e+308 is greater than the maximum"),
+    ('call: {at: "9999-12-31T23:59:59Z"}\n', "out of range: call times are between the years 1900 and 9000"),
+])
+def test_numbers_and_times_a_virtual_clock_cannot_hold_are_refused(text, message):
+    (d,) = problems(text)
+    assert d.code == "E_SCENARIO" and message in d.message and d.span.line == 1

@@ -27,6 +27,11 @@ def run(args) -> int:
     except FlowError as exc:
         print_diagnostics(exc.diagnostics)
         return EXIT_USAGE
+    if not files:  # like pytest's "no tests ran": a CI job pointed at the wrong folder must not pass
+        print(f"flowengine test: no flow test files (*.test.yaml) under {', '.join(args.paths or ['.'])}",
+              file=sys.stderr)
+        print("0 passed, 0 failed")
+        return EXIT_USAGE
     passed = failed = 0
     coverage = Coverage() if args.coverage or args.coverage_html else None
     for path in files:

@@ -144,7 +144,8 @@ def detect(filename: str, text: str) -> Format:
             return fmt
     raise FlowError([Diagnostic(
         "E_FORMAT", "cannot tell which flow format this is; name the file *.flow.json, *.xml, *.yaml "
-        f"or pass --format (known: {', '.join(sorted(_REGISTRY))})", Span(filename, 1, 1))])
+        f"or name the format (--dialect NAME; `format` in a serve route; known: {', '.join(sorted(_REGISTRY))})",
+        Span(filename, 1, 1))])
 
 
 def _checked(flow: Flow) -> Flow:

@@ -70,10 +70,7 @@ def field_matches(expected: Any, actual: Any) -> bool:
         if actual is None:
             return False
         text = actual if isinstance(actual, str) else _json_text(actual)
-        try:
-            return re.fullmatch(expected[1:-1], text) is not None
-        except re.error:
-            return False
+        return re.fullmatch(expected[1:-1], text) is not None  # load_test_file checked the pattern
     return json_equal(expected, actual)
 
 
@@ -187,10 +184,29 @@ def load_test_file(path: str | Path) -> TestFile:
     path = Path(path)
     doc = load_file(path, error_cls=ScenarioError)
     data = doc.data
-    problems = validate("flowtest.schema.json", data, doc, "E_TEST_FILE")
+    problems = validate("flowtest.schema.json", data, doc, "E_TEST_FILE") or _bad_patterns(data, doc)
     if problems:
         raise ScenarioError(problems)
     return TestFile(path, doc, data["flow"], data["cases"], data.get("scenario") or {})
+
+
+def _bad_patterns(data: dict, doc: Document) -> list[Diagnostic]:
+    """A /regex/ in expect or forbid that does not compile: an error when the file loads (it would never
+    match, and a `forbid` with a typo would always pass)."""
+    problems = []
+    for index, case in enumerate(data["cases"]):
+        for section in ("expect", "forbid"):
+            for position, event in enumerate(case.get(section, [])):
+                for key, expected in event.items():
+                    if not (isinstance(expected, str) and len(expected) >= 2 and expected[0] == expected[-1] == "/"):
+                        continue
+                    try:
+                        re.compile(expected[1:-1])
+                    except re.error as exc:
+                        problems.append(Diagnostic(
+                            "E_TEST_FILE", f"{section} {position + 1}: {key}: {expected} is not a valid regular "
+                            f"expression ({exc})", doc.span(("cases", index, section, position, key))))
+    return problems
 
 
 def _merged(defaults: dict, case: dict) -> dict:

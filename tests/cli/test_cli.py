@@ -160,3 +160,9 @@ def test_unknown_dialect_is_bad_usage(capsys, command):
     _, err = capsys.readouterr()
     assert info.value.code == 2
     assert "argument --dialect: unknown format 'inboundxm'; did you mean 'inboundxml'?" in err
+
+
+def test_no_flow_test_files_is_not_a_pass(capsys, tmp_path):
+    code, out, err = cli(capsys, "test", str(tmp_path))
+    assert code == 2 and out == "0 passed, 0 failed\n"
+    assert err == f"flowengine test: no flow test files (*.test.yaml) under {tmp_path}\n"

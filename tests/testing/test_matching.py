@@ -43,3 +43,16 @@ def test_failure_report_shows_where_matching_stopped():
     report = str(exc.value)
     assert 'expected event #2 {"op": "dial", "status": "busy"} not found after transcript line 2' in report
     assert ">  4   4.200 A dial +15551112222 timeout=None -> answered [B]" in report or "dial +15551112222" in report
+
+
+def test_a_pattern_that_does_not_compile_is_a_test_file_error(tmp_path):
+    from flowengine.errors import ScenarioError
+    from flowengine.testing.runner import load_test_file
+
+    test = tmp_path / "typo.test.yaml"
+    test.write_text('flow: x.flow.json\ncases:\n  - name: typo\n    forbid:\n      - {op: say, text: "/Good(bye/"}\n')
+    with pytest.raises(ScenarioError) as info:
+        load_test_file(test)
+    (d,) = info.value.diagnostics
+    assert d.code == "E_TEST_FILE" and (d.span.line, d.span.col) == (5, 25)
+    assert d.message.startswith("forbid 1: text: /Good(bye/ is not a valid regular expression (missing ), ")

@@ -64,9 +64,9 @@ class Diagnostic:
         if source is not None and self.span is not None:
             text_lines = source.splitlines()
             if 1 <= self.span.line <= len(text_lines):
-                text = text_lines[self.span.line - 1].expandtabs(1)
+                text, caret = _excerpt(text_lines[self.span.line - 1].expandtabs(1), max(self.span.col - 1, 0))
                 lines.append(f"  {self.span.line:>4} | {text}")
-                lines.append("       | " + " " * max(self.span.col - 1, 0) + "^")
+                lines.append("       | " + " " * caret + "^")
         if self.hint:
             lines.append(f"  = hint: {self.hint}")
         return "\n".join(lines)
@@ -80,6 +80,20 @@ class Diagnostic:
         if self.hint:
             out["hint"] = self.hint
         return out
+
+
+EXCERPT_WIDTH = 100
+"""Source lines longer than this are cut around the column (minified XML and JSON are one long line)."""
+
+
+def _excerpt(text: str, column: int) -> tuple[str, int]:
+    """The part of a source line shown under a diagnostic, and the caret's offset in it."""
+    if len(text) <= EXCERPT_WIDTH:
+        return text, column
+    start = min(max(column - EXCERPT_WIDTH // 2, 0), max(len(text) - EXCERPT_WIDTH, 0))
+    end = start + EXCERPT_WIDTH
+    head = "…" if start else ""
+    return head + text[start:end] + ("…" if end < len(text) else ""), column - start + len(head)
 
 
 def render_all(

@@ -47,3 +47,15 @@ def test_json_form():
     diag = Diagnostic("E_X", "m", Span("f", 1, 2), "warning", "h")
     assert diag.to_json() == {"code": "E_X", "severity": "warning", "message": "m", "file": "f", "line": 1,
                               "col": 2, "hint": "h"}
+
+
+def test_a_long_source_line_is_cut_around_the_column():
+
+    source = "<Response><Say>" + "x" * 200_000 + "</Say><Foo/></Response>"
+    column = source.index("<Foo") + 1
+    rendered = Diagnostic("E_UNKNOWN_VERB", "unknown element <Foo>", Span("l.xml", 1, column)).render(source)
+    _, excerpt, caret = rendered.splitlines()
+    assert len(excerpt) < 120 and excerpt.startswith("     1 | …x") and excerpt.endswith("</Say><Foo/></Response>")
+    assert excerpt[caret.index("^"):].startswith("<Foo/>")
+    short = Diagnostic("E_X", "m", Span("f", 1, 3)).render("abcdef")
+    assert short.splitlines()[1:] == ["     1 | abcdef", "       |   ^"]

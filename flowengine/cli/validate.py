@@ -37,7 +37,11 @@ def run(args) -> int:
         if args.format == "text":
             if warnings:
                 print_diagnostics(warnings)
-            print(f"{source}: ok ({flow.dialect}, {len(flow.states)} states)")
+            if formats.is_url(source):  # nothing is fetched here: the documents are checked as calls fetch them
+                print(f"{source}: ok ({flow.dialect} from a URL: its documents are compiled when a call fetches "
+                      "them; validate a saved copy to check one)")
+            else:
+                print(f"{source}: ok ({flow.dialect}, {len(flow.states)} states)")
     if args.format == "json":
         json.dump(report, sys.stdout, indent=2)
         print()

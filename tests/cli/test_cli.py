@@ -166,3 +166,10 @@ def test_no_flow_test_files_is_not_a_pass(capsys, tmp_path):
     code, out, err = cli(capsys, "test", str(tmp_path))
     assert code == 2 and out == "0 passed, 0 failed\n"
     assert err == f"flowengine test: no flow test files (*.test.yaml) under {tmp_path}\n"
+
+
+def test_validate_a_url_flow_says_nothing_was_fetched(capsys):
+    code, out, _ = cli(capsys, "validate", "https://app.example.com/voice.xml")
+    assert code == 0
+    assert out == ("https://app.example.com/voice.xml: ok (inboundxml from a URL: its documents are compiled "
+                   "when a call fetches them; validate a saved copy to check one)\n")

@@ -426,20 +426,24 @@ class Compiler:
             raise _Stop() from None
         self.note_reads(params, path + ("params",))
         result = data.get("result")
+        broken = False  # a bad `result` still lets the checks below report their own problems
         if result is not None:
             if action.result is None:
                 self.error("E_STEP_SHAPE", f"{action.id} has no result; remove `result`", path + ("result",))
-                raise _Stop()
-            if not isinstance(result, str) or not VAR_NAME.match(result):
+                broken = True
+            elif not isinstance(result, str) or not VAR_NAME.match(result):
                 self.error("E_VAR_NAME", f"`result` must name a $variable (e.g. $dial), not {result!r}",
                            path + ("result",))
-                raise _Stop()
-            self.written.add(result)
+                broken = True
+            else:
+                self.written.add(result)
         events = self.events(action, data.get("events"), path + ("events",), sid)
         if action.name == "javascript":
             self.written.update(params["code"].compiled.targets.split(",") if params["code"].compiled.targets else ())
         if "answerOnBranch" in params:
             params["answerOnBranch"] = self.target(params["answerOnBranch"], path + ("params", "answerOnBranch"))
+        if broken:
+            raise _Stop()
         step = Step(sid, span, action, params, result, events, after, self)
         entry = action.compile(step)
         if entry != sid:  # an action's compile must start at the step's own id

@@ -92,6 +92,15 @@ def test_several_problems_are_all_reported_in_file_order():
         ("E_UNKNOWN_ACTION", 5), ("E_UNKNOWN_BRANCH", 6), ("E_MISSING_PARAM", 7)]
 
 
+def test_a_bad_result_does_not_hide_the_steps_other_problems():
+    from tests.formats.actions10._a10 import problems
+
+    found = problems(steps("- action: dial@v1",
+                           "  params: {targets: [{number: '+15551112222'}], answerOnBranch: nope}",
+                           "  result: x"))
+    assert [(d.code, d.span.line) for d in found] == [("E_UNKNOWN_BRANCH", 6), ("E_VAR_NAME", 7)]
+
+
 def test_warnings_do_not_stop_the_compile():
     flow = script("branches:\n  inbound-call:\n    - action: say@v2\n      params: {what: '${{ $who }}'}\n")
     assert [(w["code"], w["line"]) for w in flow.meta["warnings"]] == [("W_BRANCH_SHORTHAND", 2),

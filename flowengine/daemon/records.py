@@ -23,7 +23,7 @@ __all__ = ["CallRecord", "RecordStore"]
 
 log = logging.getLogger("flowengine.records")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the `report` column
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     call_id      TEXT PRIMARY KEY,
@@ -41,12 +41,13 @@ CREATE TABLE IF NOT EXISTS calls (
     cause        TEXT,
     steps        INTEGER NOT NULL,
     path         TEXT NOT NULL,
-    errors       TEXT NOT NULL
+    errors       TEXT NOT NULL,
+    report       TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at);
 """
 COLUMNS = ("call_id", "started_at", "ended_at", "duration", "flow", "flow_version", "trigger", "backend",
-           "caller", "called", "channel", "outcome", "cause", "steps", "path", "errors")
+           "caller", "called", "channel", "outcome", "cause", "steps", "path", "errors", "report")
 
 
 @dataclass
@@ -67,13 +68,15 @@ class CallRecord:
     steps: int
     path: list[str] = field(default_factory=list)  # state ids in the order they ran
     errors: list[str] = field(default_factory=list)  # error event codes
+    report: dict[str, Any] | None = None  # an IVR flow's per-call record (formats/ivr/report.py), as JSON
 
     def row(self) -> tuple:
         """The values in COLUMNS order (lists as compact JSON)."""
         return (self.call_id, self.started_at, self.ended_at, self.duration, self.flow, self.flow_version,
                 self.trigger, self.backend, self.caller, self.called, self.channel, self.outcome, self.cause,
                 self.steps, json.dumps(self.path, separators=(",", ":")),
-                json.dumps(self.errors, separators=(",", ":")))
+                json.dumps(self.errors, separators=(",", ":")),
+                None if self.report is None else json.dumps(self.report, separators=(",", ":"), ensure_ascii=False))
 
 
 _STOP = object()
@@ -101,6 +104,9 @@ class RecordStore:
         try:
             connection = self._connect()
             connection.executescript(SCHEMA)
+            known = {row[1] for row in connection.execute("PRAGMA table_info(calls)")}
+            if "report" not in known:  # a version-1 database: the column is added, old rows keep NULL
+                connection.execute("ALTER TABLE calls ADD COLUMN report TEXT")
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             connection.commit()
         except sqlite3.Error as exc:

@@ -36,7 +36,7 @@ from ..runtime.channel import Channel
 from ..runtime.clock import RealClock
 from ..runtime.http import HttpClient, HttpxClient
 from ..runtime.ids import RandomIds, new_call_id
-from ..runtime.interpreter import CallInfo, Interpreter, Limits
+from ..runtime.interpreter import CallInfo, Interpreter, Limits, RunResult
 from .config import RouteConfig, ServeConfig
 from .logs import call_id_var
 from .metrics import CONTENT_TYPE_LATEST, Metrics, TimedHttp
@@ -135,6 +135,7 @@ class _Run:
     cause: str | None = None
     steps: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    report: dict[str, Any] | None = None
 
 
 class _Uvicorn:
@@ -342,6 +343,8 @@ class Daemon:
             result = await interpreter.run()
             run.outcome = result.reason
             run.steps = [state for _, state, _ in result.steps]
+            if "ivr" in entry.flow.meta:
+                run.report = _ivr_report(entry.flow, result, call_id, started)
         except asyncio.CancelledError:
             run.outcome, run.cause = "cancelled", "drain timeout" if self.draining else "cancelled"
             raise
@@ -389,6 +392,7 @@ class Daemon:
                 caller=info.from_ if info else None, called=info.to if info else None,
                 channel=str(info.extra.get("channel")) if info and info.extra.get("channel") else None,
                 outcome=run.outcome, cause=run.cause, steps=len(run.steps), path=run.steps, errors=run.errors,
+                report=run.report,
             ))
 
     async def start_flow(self, flow: str, *, backend: str | None = None, to: str = "", from_: str = "",
@@ -407,6 +411,18 @@ class Daemon:
         self.spawn(self.run_call(incoming, trigger="api", route=route, variables=variables, call_id=call_id),
                    name=f"call-{call_id}")
         return call_id
+
+
+def _ivr_report(flow: Flow, result: RunResult, call_id: str, started: datetime) -> dict[str, Any] | None:
+    """The IVR per-call record (spec 2.7) that `flowengine simulate --report` prints, for the call record."""
+    from ..formats.ivr.report import call_report
+
+    try:
+        return call_report(flow, result.events, result.steps, result.variables, call_id=call_id,
+                           started_at=_iso(started))
+    except Exception as exc:  # a report is a convenience: never lose the call's record over it
+        log.error("could not build the IVR report: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 async def _hang_up_failed(incoming: IncomingCall) -> None:

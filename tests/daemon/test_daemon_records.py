@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from flowengine.daemon.records import CallRecord, RecordStore
+from flowengine.daemon.records import COLUMNS, CallRecord, RecordStore
 from tests.channels.asterisk.support import run
 
 
@@ -31,10 +31,27 @@ async def test_RecordStore_writes_and_reads_back(tmp_path):
     assert recent[0]["path"] == ["welcome", "menu", "bye"] and recent[0]["errors"] == ["E_FETCH"]
     await store.close()
     with sqlite3.connect(tmp_path / "calls.sqlite") as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
         assert db.execute("SELECT count(*) FROM calls").fetchone() == (3,)
 
 
 def test_RecordStore_unwritable_path_fails_at_start(tmp_path):
     with pytest.raises(sqlite3.Error):
         RecordStore(str(tmp_path / "missing-dir" / "calls.sqlite"))
+
+
+@run
+async def test_RecordStore_adds_the_report_column_to_a_version_1_database(tmp_path):
+    path = tmp_path / "calls.sqlite"
+    columns = ", ".join(f"{name} TEXT" for name in COLUMNS if name != "report")
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE calls ({columns})")
+        db.execute("INSERT INTO calls (call_id, started_at) VALUES ('old', '2026-01-01T00:00:00.000Z')")
+        db.execute("PRAGMA user_version=1")
+    store = RecordStore(str(path))
+    store.add(CallRecord(**{**record("new", "2026-11-29T10:00:01.000Z").__dict__, "report": {"outcome": "voicemail"}}))
+    await store.close()
+    with sqlite3.connect(path) as db:
+        rows = dict(db.execute("SELECT call_id, report FROM calls").fetchall())
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    assert rows == {"old": None, "new": '{"outcome":"voicemail"}'}

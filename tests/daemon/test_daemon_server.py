@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+from pathlib import Path
 
 import httpx
 
@@ -291,3 +292,20 @@ async def test_a_leg_session_whose_dial_no_longer_waits_is_hung_up(tmp_path):
         record = await fake.call(listener.address, path="flowengine-leg",
                                  args=("flowengine-originate:leg_expired",)).finished
         assert record.commands == ["EXEC Hangup 1"] and record.closed_by_server
+
+
+@run
+async def test_an_ivr_call_is_recorded_with_its_ivr_report(tmp_path):
+    menu = Path(DEMO).parent / "nested-menus.ivr.yaml"
+    async with serving(tmp_path, f'[[routes]]\ndefault = true\nflow = "{menu}"\n', ami=False) as (
+            daemon, listener, fake):
+        await fake.call(listener.address, caller=["2", "1", "hangup"]).finished
+        await settled(daemon)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "calls.sqlite") as db:
+        (call_id, report), = db.execute("SELECT call_id, report FROM calls").fetchall()
+    report = json.loads(report)
+    assert report["ivr"] == "acme-nested" and report["call_id"] == call_id
+    assert report["path"] == ["main:start", "main:2", "orders:start", "orders:1", "invoices:start"]
+    assert report["inputs"] == ["2", "1"] and report["outcome"] == "abandoned"

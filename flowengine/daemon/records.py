@@ -160,6 +160,7 @@ class RecordStore:
                 item = dict(row)
                 item["path"] = json.loads(item["path"])
                 item["errors"] = json.loads(item["errors"])
+                item["report"] = json.loads(item["report"]) if item["report"] else None
                 out.append(item)
             return out
         finally:

@@ -29,6 +29,7 @@ async def test_RecordStore_writes_and_reads_back(tmp_path):
             break
     assert [r["call_id"] for r in recent] == ["c2", "c1"]
     assert recent[0]["path"] == ["welcome", "menu", "bye"] and recent[0]["errors"] == ["E_FETCH"]
+    assert recent[0]["report"] is None
     await store.close()
     with sqlite3.connect(tmp_path / "calls.sqlite") as db:
         assert db.execute("PRAGMA user_version").fetchone() == (2,)

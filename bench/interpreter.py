@@ -115,6 +115,8 @@ def main() -> None:
     print(f"interpreter                   : {interp:10.0f} calls/s   (target >= 2000)")
     print(f"overhead                      : {floor / interp:10.2f}x the floor (target <= 2x); "
           f"{floor_events / interp:.2f}x the floor that also writes the transcript")
+    print(f"per call                      : {1e6 / floor:10.1f} µs floor, {1e6 / floor_events:.1f} µs with transcript, "
+          f"{1e6 / interp:.1f} µs interpreter ({1e6 / interp - 1e6 / floor_events:.1f} µs beyond the transcript floor)")
 
 
 if __name__ == "__main__":

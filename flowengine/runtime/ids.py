@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 import string
 import uuid
 
 
-def leg_letters():
-    """A, B, …, Z, AA, AB, … in creation order."""
-    for size in itertools.count(1):
-        for letters in itertools.product(string.ascii_uppercase, repeat=size):
-            yield "".join(letters)
+def leg_name(index: int) -> str:
+    """The letters of the index-th leg created (from 0): A, B, …, Z, AA, AB, … (bijective base 26)."""
+    letters = string.ascii_uppercase
+    if index < 26:
+        return letters[index]
+    return leg_name(index // 26 - 1) + letters[index % 26]
 
 
 class SequentialIds:

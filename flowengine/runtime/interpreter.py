@@ -52,7 +52,7 @@ from .channel import (
 )
 from .clock import Clock, DeadlineReached, VirtualClock
 from .http import HttpClient, HttpRequest, HttpResponse
-from .ids import SequentialIds, leg_letters, new_call_id
+from .ids import SequentialIds, leg_name, new_call_id
 from .sms import NoSmsProvider, SmsSender
 
 log = logging.getLogger("flowengine.call")
@@ -68,7 +68,7 @@ _CHANNEL_OPS = frozenset({
     "answer", "ringing", "reject", "hangup", "say", "play", "silence", "say_digits", "send_dtmf", "collect",
     "speech", "record", "record_start", "record_stop", "dial", "bridge", "queue", "conference",
 })
-_LEG_EVENTS = frozenset({"answer", "hangup", "reject", "dial"})
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 PROMPT_LOOP_CAP = 100  # `loop: 0` inside an input request repeats the prompt at most this often
 ABORT = "\x00abort"  # the frame's chain lost a leg
 SWITCH = "\x00switch"  # the frame now runs another document
@@ -84,7 +84,7 @@ class CallInfo:
     from_: str = "+15550000001"
     to: str = "+15550000002"
     from_name: str | None = None
-    at: datetime = field(default_factory=lambda: datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc))
+    at: datetime = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)  # immutable: one shared default
     call_id: str = field(default_factory=new_call_id)
     variables: dict[str, Any] = field(default_factory=dict)
     sms_body: str | None = None
@@ -106,6 +106,10 @@ class Limits:
     max_steps: int = 10_000
     max_time: float = 3600.0
     max_fetches: int = 50
+
+
+_DEFAULT_LIMITS = Limits()  # frozen: one shared instance
+_NO_SMS = NoSmsProvider()  # stateless
 
 
 @dataclass
@@ -171,60 +175,67 @@ class Interpreter:
         self.call = call or CallInfo()
         self.clock = clock or VirtualClock(self.call.at)
         self.http = http
-        self.sms = sms or NoSmsProvider()
+        self.sms = sms or _NO_SMS
         self.loader = loader
-        self.limits = limits or Limits()
+        self.limits = limits or _DEFAULT_LIMITS
         self.ids = ids or SequentialIds()
         self.on_event = on_event
         self.events: list[dict] = []
         self.trace: list[tuple[str, str, str]] = []
-        self.vars: dict[str, Any] = {**_plain(flow.variables), **self.call.variables}
+        self.vars: dict[str, Any] = _plain(flow.variables) if flow.variables else {}
+        self.vars.update(self.call.variables)
         # per leg: started_at / answered_at / ended_at (seconds), ended_by, cause; the `legs` built-in
         self.leg_times: dict[str, dict[str, Any]] = {}
         self.scope = Scope(self.vars, _builtins_factory(self.call, flow, self.leg_times), now=self.clock.wall,
                            declared=flow.declared or ())
         self.legs: dict[str, Leg] = {}
-        self._letters = leg_letters()
         self._steps = 0
         self._fetches = 0
         self._reason: str | None = None
         self._lifetime_at: float | None = None
         self._lifetime_fired = False
-        self._budget_hit = False
+        self._skip_handlers = False  # a budget ran out or the start was refused: no handler runs
         self._handler_running: set[str] = set()
         self._recording_url: str | None = None
-        self._refused = False
         self._jumps = 0
-        self._max_jumps = flow.max_jumps
         self._ready: list[tuple[Flow, str, dict[str, Any]]] = []  # record_start.on_ready, in start order
         # On the virtual clock the fake channel enforces deadlines itself: await channel calls directly.
         self._needs_guard = self.clock.needs_guard
         self._stop_at = self.limits.max_time
+        self._auto_answer = flow.answer == "auto"  # media ops answer their leg first
 
     # -- events --------------------------------------------------------------------------------------
 
     def emit(self, leg: str | None, op: str, fields: dict | None = None, t: float | None = None) -> None:
-        stamp = self.clock.stamp() if t is None else round(t, 3)
+        """Append an event to the transcript. `t`: its stamp (whole milliseconds) when it is not now."""
+        stamp = self.clock.stamp() if t is None else t
         event = {"t": stamp, "leg": leg or "A", "op": op, **fields} if fields else {"t": stamp, "leg": leg or "A", "op": op}
         self.events.append(event)
-        if op in _LEG_EVENTS:
-            self._note_leg(event)
         if self.on_event is not None:
             self.on_event(event)
 
-    def _note_leg(self, event: dict) -> None:
-        """Keep each leg's times (the `legs` built-in) from the events that change them."""
-        op, t = event["op"], event["t"]
-        if op == "dial":
-            if event.get("status") == "answered" and event.get("new_leg") in self.leg_times:
-                self.leg_times[event["new_leg"]]["answered_at"] = t
-            return
-        times = self.leg_times.setdefault(event["leg"], {"started_at": 0.0})
-        if op == "answer":
-            times.setdefault("answered_at", t)
-        elif "ended_at" not in times:
-            times.update(ended_at=t, ended_by=event.get("by", "flow"), cause=event.get("cause", event.get("reason")))
+    # Events that change a leg also keep its times (the `legs` built-in), noted just before the event is
+    # emitted at the same stamp, by the few places that emit them: no per-event check in `emit`.
 
+    def _emit_answered(self, leg: str) -> None:
+        """An `answer` event; the leg's times keep the first answer."""
+        t = self.clock.stamp()
+        self._times(leg).setdefault("answered_at", t)
+        self.emit(leg, "answer", None, t)
+
+    def _emit_ended(self, leg: str, op: str, fields: dict, by: str, cause: Any) -> None:
+        """A `hangup` or `reject` event; the leg's times keep the first end."""
+        t = self.clock.stamp()
+        times = self._times(leg)
+        if "ended_at" not in times:
+            times["ended_at"], times["ended_by"], times["cause"] = t, by, cause
+        self.emit(leg, op, fields, t)
+
+    def _times(self, leg: str) -> dict[str, Any]:
+        times = self.leg_times.get(leg)
+        if times is None:
+            times = self.leg_times[leg] = {"started_at": 0.0}
+        return times
 
     def _error_event(self, code: str, message: str, state: State | None) -> None:
         fields = {"code": code, "message": message}
@@ -240,7 +251,7 @@ class Interpreter:
         try:
             await self._start()
         except _Budget as exc:
-            self._budget_hit = True
+            self._skip_handlers = True
             self._error_event(exc.code, exc.message, exc.state)
             self._reason = "error"
         await self._finish()
@@ -251,13 +262,13 @@ class Interpreter:
         if trigger == "inbound-call":
             self._new_leg("caller")
         entry = self.flow.entry_for(trigger)
-        refusal = self._start_refusal()
+        refusal = self._start_refusal() if self.call.variables else None
         if refusal is None and entry is None:
             refusal = ("E_NO_ENTRY_FOR_TRIGGER", f"the flow has no entry for trigger {trigger!r}")
         if refusal is not None:
             self._error_event(*refusal, None)
             self._reason = "error"
-            self._refused = True
+            self._skip_handlers = True
             return
         if self.flow.answer == "start" and "A" in self.legs:
             await self._answer_leg(self.legs["A"])
@@ -314,13 +325,13 @@ class Interpreter:
             if leg.up:
                 await self.channel.hangup(leg.name, None)
                 leg.up = False
-                self.emit(leg.name, "hangup", {"by": "flow"})
+                self._emit_ended(leg.name, "hangup", {"by": "flow"}, "flow", None)
         handler = self.flow.handlers.get("hangup")
-        if handler and not self._budget_hit and not self._refused:
+        if handler and not self._skip_handlers:
             self._handler_running.add("hangup")
             await self._run_after_end(Frame(self.flow, handler, None))
         for flow, state_id, recording in self._ready:
-            if self._budget_hit:
+            if self._skip_handlers:
                 break
             times = self.leg_times.get(recording.pop("leg"), {})
             stop = recording.pop("stopped_at", None) or times.get("ended_at") or self.clock.now()
@@ -337,7 +348,7 @@ class Interpreter:
         try:
             await self._run_frame(frame)
         except _Budget as exc:
-            self._budget_hit = True
+            self._skip_handlers = True
             self._error_event(exc.code, exc.message, exc.state)
         except _Fault as exc:
             self._error_event(exc.code, exc.message, exc.state)
@@ -347,20 +358,22 @@ class Interpreter:
     async def _run_frame(self, frame: Frame) -> str:
         states = frame.flow.states
         trace = self.trace
-        clock = self.clock
+        now = self.clock.now
         max_steps = self.limits.max_steps
+        max_jumps = self.flow.max_jumps
         while True:
             state = states[frame.state]
             self._steps += 1  # the budget checks of _count_step, inlined on this hot path
-            if self._steps > max_steps or clock.now() >= self._stop_at:
+            if self._steps > max_steps or now() >= self._stop_at:
                 self._steps -= 1
                 self._count_step(state)
             op = state.op
-            if self._max_jumps is not None:
+            if max_jumps is not None:
                 self._guard_jumps(op, state)
             if op._dynamic:
                 op = self._resolve(op, state)
-            outcome = await _HANDLERS[op.kind](self, frame, op, state)
+            handler, awaits = _HANDLERS[op.kind]
+            outcome = await handler(self, frame, op, state) if awaits else handler(self, frame, op, state)
             trace.append((frame.flow.name, state.id, outcome))
             if outcome is ABORT:
                 return ABORTED
@@ -375,8 +388,8 @@ class Interpreter:
     def _guard_jumps(self, op: Op, state: State) -> None:
         if op.kind == "goto":
             self._jumps += 1
-            if self._jumps > self._max_jumps:
-                raise _Fault("E_LOOP_LIMIT", f"more than {self._max_jumps} jumps without a call operation "
+            if self._jumps > self.flow.max_jumps:
+                raise _Fault("E_LOOP_LIMIT", f"more than {self.flow.max_jumps} jumps without a call operation "
                                              "(an endless loop?)", state)
         elif op.kind in _CHANNEL_OPS:
             self._jumps = 0
@@ -402,7 +415,7 @@ class Interpreter:
     # -- legs and deadlines ----------------------------------------------------------------------------
 
     def _new_leg(self, party: str) -> Leg:
-        leg = Leg(next(self._letters), party, up=party == "caller")
+        leg = Leg(leg_name(len(self.legs)), party, party == "caller")  # legs are never removed
         self.legs[leg.name] = leg
         self.leg_times[leg.name] = {"started_at": self.clock.stamp()}
         return leg
@@ -446,18 +459,26 @@ class Interpreter:
         result = await self._io(self.channel.answer(leg.name))
         if result.outcome == OK:
             leg.answered = True
-            self.emit(leg.name, "answer")
+            self._emit_answered(leg.name)
             if leg.name == "A" and self.flow.lifetime is not None and self._lifetime_at is None:
                 self._lifetime_at = self.clock.now() + self.flow.lifetime
                 self._set_deadline()
         return result
+
+    def _ready_leg(self, frame: Frame, op: Op) -> Leg | None:
+        """The leg for a media op when it is up and needs no answering first (None: ask `_media_leg`).
+        The common case, checked without creating a coroutine."""
+        leg = self.legs.get(op.leg or frame.focus)
+        if leg is not None and leg.up and (leg.answered or not self._auto_answer):
+            return leg
+        return None
 
     async def _media_leg(self, frame: Frame, op: Op, state: State) -> Leg | None:
         """The leg for a media op, answered first when the flow answers lazily."""
         leg = self.legs.get(op.leg or frame.focus)
         if leg is None or not leg.up:
             return self._leg_for(frame, op, state)
-        if not leg.answered and self.flow.answer == "auto":
+        if not leg.answered and self._auto_answer:
             result = await self._answer_leg(leg)
             if result.outcome != OK:
                 self._conclude(frame, result, leg.name)
@@ -468,7 +489,7 @@ class Interpreter:
         leg = self.legs.get(name)
         if leg is not None and leg.up:
             leg.up = False
-            self.emit(name, "hangup", {"by": leg.party})
+            self._emit_ended(name, "hangup", {"by": leg.party}, leg.party, None)
             if name == "A" and self._reason is None:
                 self._reason = "caller_hangup"
 
@@ -516,10 +537,12 @@ class Interpreter:
         if leg is None:
             return ABORT
         if leg.answered:
-            return await self._hangup_leg(frame, leg, "busy" if op.reason == "busy" else "rejected")
+            cause = "busy" if op.reason == "busy" else "rejected"
+            await self.channel.hangup(leg.name, cause)
+            return self._hung_up(frame, leg, cause)
         await self.channel.reject(leg.name, op.reason)
         leg.up = False
-        self.emit(leg.name, "reject", {"reason": op.reason})
+        self._emit_ended(leg.name, "reject", {"reason": op.reason}, "flow", op.reason)
         if leg.name == "A" and self._reason is None:
             self._reason = "rejected"
         return ABORT
@@ -528,12 +551,14 @@ class Interpreter:
         leg = self._leg_for(frame, op, state)
         if leg is None:
             return "ok"
-        return await self._hangup_leg(frame, leg, op.cause)
+        await self.channel.hangup(leg.name, op.cause)
+        return self._hung_up(frame, leg, op.cause)
 
-    async def _hangup_leg(self, frame: Frame, leg: Leg, cause: Any) -> str:
-        await self.channel.hangup(leg.name, cause)
+    def _hung_up(self, frame: Frame, leg: Leg, cause: Any) -> str:
+        """Once the flow has hung `leg` up: its `hangup` event; ABORT when the leg was in the frame's chain."""
         leg.up = False
-        self.emit(leg.name, "hangup", {"by": "flow", **({"cause": cause} if cause is not None else {})})
+        self._emit_ended(leg.name, "hangup", {"by": "flow"} if cause is None else {"by": "flow", "cause": cause},
+                         "flow", cause)
         if leg.name == "A" and self._reason is None:
             self._reason = "hangup"
         return ABORT if leg.name in frame.chain else "ok"
@@ -541,27 +566,25 @@ class Interpreter:
     async def _op_media(self, frame: Frame, op: Op, state: State) -> str:
         if not op.enabled:
             return "ok"
-        leg = await self._media_leg(frame, op, state)
+        leg = self._ready_leg(frame, op) or await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "ok"
-        prompt, fields = _memo(state, op, "media", _media_plan)
-        loop = getattr(op, "loop", 1)
-        if loop == 0 and _zero_length(prompt):
-            loop = 1
+        prompt, fields, loop = _memo(state, op, "media", _media_plan)
+        name, kind = leg.name, prompt.kind
         repetition = 0
         while loop == 0 or repetition < loop:
             if repetition:
                 self._count_step(state)
             repetition += 1
-            result = await self._io(self.channel.play(leg.name, prompt))
+            result = await self._io(self.channel.play(name, prompt))
             if result.outcome != OK:
-                self.emit(leg.name, prompt.kind, {**fields, "interrupted": True})
-                return self._conclude(frame, result, leg.name)
-            self.emit(leg.name, prompt.kind, fields)
+                self.emit(name, kind, {**fields, "interrupted": True})
+                return self._conclude(frame, result, name)
+            self.emit(name, kind, fields)
         return "ok"
 
     async def _op_send_dtmf(self, frame: Frame, op: Op, state: State) -> str:
-        leg = await self._media_leg(frame, op, state)
+        leg = self._ready_leg(frame, op) or await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "ok"
         return await self._send_dtmf(frame, leg.name, op.digits)
@@ -571,8 +594,10 @@ class Interpreter:
         self.emit(leg, "send_dtmf", {"digits": digits})
         return self._conclude(frame, result, leg)
 
-    def _prompts(self, ops: tuple[Op, ...], state: State) -> tuple[Prompt, ...]:
+    def _prompts(self, ops: tuple[Op, ...], state: State) -> tuple[tuple[Prompt, ...], tuple[dict, ...]]:
+        """An input request's prompts, each repetition on its own, and the event fields of each."""
         prompts: list[Prompt] = []
+        fields: list[dict] = []
         for prompt_op in ops:
             if prompt_op._dynamic:
                 prompt_op = self._resolve(prompt_op, state)
@@ -583,18 +608,21 @@ class Interpreter:
             if loop == 0:
                 loop = 1 if _zero_length(prompt) else PROMPT_LOOP_CAP
             prompts.extend([prompt] * loop)
-        return tuple(prompts)
+            fields.extend([_prompt_fields(prompt)] * loop)
+        return tuple(prompts), tuple(fields)
 
-    def _emit_prompts(self, leg: str, prompts: tuple[Prompt, ...], outcomes: list) -> None:
+    def _emit_prompts(self, leg: str, prompts: tuple[Prompt, ...], fields: tuple[dict, ...], outcomes: list) -> None:
         for outcome in outcomes:
-            prompt = prompts[outcome.index]
-            fields = _prompt_fields(prompt)
-            self.emit(leg, prompt.kind, {**fields, "interrupted": True} if outcome.interrupted else fields,
-                      t=outcome.ended_at)
+            index = outcome.index
+            self.emit(leg, prompts[index].kind,
+                      {**fields[index], "interrupted": True} if outcome.interrupted else fields[index],
+                      t=round(outcome.ended_at, 3))
 
-    def _collect_plan(self, op: Op, state: State) -> tuple[CollectRequest, dict]:
+    def _collect_plan(self, op: Op, state: State) -> tuple[CollectRequest, dict, tuple[dict, ...]]:
+        """(the channel request, the `collect` event's fixed fields, each prompt's event fields)."""
+        prompts, prompt_fields = self._prompts(op.prompts, state)
         request = CollectRequest(
-            prompts=self._prompts(op.prompts, state), max_digits=op.max_digits, min_digits=op.min_digits,
+            prompts=prompts, max_digits=op.max_digits, min_digits=op.min_digits,
             timeout=op.timeout,
             inter_digit_timeout=op.timeout if op.inter_digit_timeout is None else op.inter_digit_timeout,
             finish_on_key=op.finish_on_key or "", barge_in=op.barge_in, choices=op.choices,
@@ -603,10 +631,10 @@ class Interpreter:
         fields = {"max_digits": op.max_digits, "timeout": op.timeout}
         if op.finish_on_key:
             fields["finish_on_key"] = op.finish_on_key
-        return request, fields
+        return request, fields, prompt_fields
 
     async def _op_collect(self, frame: Frame, op: Op, state: State) -> str:
-        leg = await self._media_leg(frame, op, state)
+        leg = self._ready_leg(frame, op) or await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "timeout"
         plan = state.cache.get("collect") if op is state.op else None
@@ -614,28 +642,29 @@ class Interpreter:
             plan = self._collect_plan(op, state)
             if op is state.op and not any(p._dynamic for p in op.prompts):
                 state.cache["collect"] = plan
-        request, fields = plan
-        result = await self._io(self.channel.collect(leg.name, request))
-        self._emit_prompts(leg.name, request.prompts, result.prompts)
-        self.emit(leg.name, "collect", {**fields, "digits": result.digits, "reason": result.reason})
-        self._bind(op, {"digits": result.digits, "reason": result.reason})
-        digits = result.digits
+        request, fields, prompt_fields = plan
+        name = leg.name
+        result = await self._io(self.channel.collect(name, request))
+        self._emit_prompts(name, request.prompts, prompt_fields, result.prompts)
+        digits, reason = result.digits, result.reason
+        self.emit(name, "collect", {**fields, "digits": digits, "reason": reason})
+        self._bind(op, {"digits": digits, "reason": reason})
         if op.choices is not None:
             outcome = f"match:{digits}" if digits in op.choices else ("timeout" if not digits else "invalid")
         else:
             outcome = "timeout" if not digits else ("invalid" if len(digits) < op.min_digits else "ok")
-        return self._conclude(frame, result, leg.name, outcome)
+        return self._conclude(frame, result, name, outcome)
 
     async def _op_speech(self, frame: Frame, op: Op, state: State) -> str:
-        leg = await self._media_leg(frame, op, state)
+        leg = self._ready_leg(frame, op) or await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "timeout"
-        prompts = self._prompts(op.prompts, state)
+        prompts, prompt_fields = self._prompts(op.prompts, state)
         request = SpeechRequest(prompts=prompts, hints=tuple(op.hints), language=op.language, timeout=op.timeout,
                                 dtmf=op.dtmf, max_digits=op.max_digits, finish_on_key=op.finish_on_key or "",
                                 grammar=op.grammar, beep=op.beep)
         result = await self._io(self.channel.speech(leg.name, request))
-        self._emit_prompts(leg.name, prompts, result.prompts)
+        self._emit_prompts(leg.name, prompts, prompt_fields, result.prompts)
         fields: dict[str, Any] = {}
         if op.hints:
             fields["hints"] = list(op.hints)
@@ -652,7 +681,7 @@ class Interpreter:
         return self._conclude(frame, result, leg.name, outcome)
 
     async def _op_record(self, frame: Frame, op: Op, state: State) -> str:
-        leg = await self._media_leg(frame, op, state)
+        leg = self._ready_leg(frame, op) or await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "timeout"
         request = RecordRequest(max_length=op.max_length, finish_on_key=op.finish_on_key or "", beep=op.beep,
@@ -673,7 +702,7 @@ class Interpreter:
         return self._conclude(frame, result, leg.name, "ok" if result.duration > 0 else "timeout")
 
     async def _op_record_start(self, frame: Frame, op: Op, state: State) -> str:
-        leg = await self._media_leg(frame, op, state)
+        leg = self._ready_leg(frame, op) or await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "ok"
         if op.format or op.trim_silence:
@@ -706,22 +735,26 @@ class Interpreter:
         if focus is not None and (focus not in self.legs or not self.legs[focus].up):
             self._error_event("E_NO_CALL", f"dial: no live call leg {focus}", state)
             return ABORT if self._chain_broken(frame) else "failed"
-        new = self._new_leg("callee")
-        new.up = False
+        new = self._new_leg("callee")  # not up until answered
         request, fields = _memo(state, op, "dial", _dial_plan)
         result = await self._io(self.channel.dial(focus, new.name, request))
-        fields = {**fields, "status": result.status}
+        status = result.status
+        fields = {**fields, "status": status}
         if result.answered_by:
             fields["answered_by"] = result.answered_by
-        if op.detect_machine and result.status == "answered":
+        if op.detect_machine and status == "answered":
             fields["machine"] = bool(result.machine)
         fields["new_leg"] = new.name
-        self.emit(focus or new.name, "dial", fields)
-        outcome: dict[str, Any] = {"status": result.status, "leg": new.name, "answered_by": result.answered_by,
-                                   "duration": 0, "machine": result.machine}
-        self._bind(op, outcome)
-        if result.outcome != OK or result.status != "answered":
-            return self._conclude(frame, result, focus or new.name, result.status)
+        t = self.clock.stamp()
+        if status == "answered":
+            self.leg_times[new.name]["answered_at"] = t
+        self.emit(focus or new.name, "dial", fields, t)
+        outcome: dict[str, Any] | None = None  # the result variable, built only when the op names one
+        if op.result:
+            outcome = self.vars[op.result] = {"status": status, "leg": new.name, "answered_by": result.answered_by,
+                                              "duration": 0, "machine": result.machine}
+        if result.outcome != OK or status != "answered":
+            return self._conclude(frame, result, focus or new.name, status)
         new.up = new.answered = True
         if op.ends_lifetime:
             self._end_lifetime()
@@ -738,18 +771,21 @@ class Interpreter:
             return "answered"
         if op.bridge and new.up:
             outcome_or_abort, duration = await self._bridge(frame, focus, new.name, op.time_limit, op.heartbeat)
-            outcome["duration"] = duration
+            if outcome is not None:
+                outcome["duration"] = duration
             if outcome_or_abort is ABORT:
                 return ABORT
         return "answered"
 
     async def _bridge(self, frame: Frame, leg: str, peer: str, time_limit: float | None,
                       heartbeat: dict | None = None) -> tuple[str, float]:
-        for name in (peer, leg) if self.legs[peer].party == "caller" else (leg, peer):
-            if not self.legs[name].answered and self.flow.answer == "auto":
-                result = await self._answer_leg(self.legs[name])
-                if result.outcome != OK:
-                    return self._conclude(frame, result, name), 0.0
+        legs = self.legs
+        if self._auto_answer and not (legs[leg].answered and legs[peer].answered):
+            for name in (peer, leg) if legs[peer].party == "caller" else (leg, peer):
+                if not legs[name].answered:
+                    result = await self._answer_leg(legs[name])
+                    if result.outcome != OK:
+                        return self._conclude(frame, result, name), 0.0
         operation = self.channel.bridge(leg, peer, time_limit)
         if heartbeat:
             request = HttpRequest(heartbeat.get("method", "POST"), heartbeat["url"],
@@ -766,7 +802,8 @@ class Interpreter:
             bridge_fields["key"] = result.key
         self.emit(leg, "bridge", bridge_fields)
         if result.outcome == OK and result.ended_by is None and self.legs[peer].up:
-            return await self._hangup_leg(frame, self.legs[peer], None), result.duration
+            await self.channel.hangup(peer, None)
+            return self._hung_up(frame, self.legs[peer], None), result.duration
         return self._conclude(frame, result, ended_by), result.duration
 
     async def _op_bridge(self, frame: Frame, op: Op, state: State) -> str:
@@ -781,7 +818,7 @@ class Interpreter:
         return outcome
 
     async def _op_queue(self, frame: Frame, op: Op, state: State) -> str:
-        leg = await self._media_leg(frame, op, state)
+        leg = self._ready_leg(frame, op) or await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "no_agents"
         wait_deadline = None
@@ -805,7 +842,7 @@ class Interpreter:
         return self._conclude(frame, result, leg.name, outcome)
 
     async def _op_conference(self, frame: Frame, op: Op, state: State) -> str:
-        leg = await self._media_leg(frame, op, state)
+        leg = self._ready_leg(frame, op) or await self._media_leg(frame, op, state)
         if leg is None:
             return ABORT if self._chain_broken(frame) else "ok"
         request = ConferenceRequest(op.room, op.muted, op.beep, op.start_on_enter, op.end_on_exit,
@@ -903,10 +940,10 @@ class Interpreter:
         self._bind(op, {"ok": result.ok, "sid": result.sid, "status": result.status})
         return "ok" if result.ok else "error"
 
-    async def _op_set(self, frame: Frame, op: Op, state: State) -> str:
+    def _op_set(self, frame: Frame, op: Op, state: State) -> str:
         return self._assign(frame, state, ((op.name, op.value),), op.silent)
 
-    async def _op_assign(self, frame: Frame, op: Op, state: State) -> str:
+    def _op_assign(self, frame: Frame, op: Op, state: State) -> str:
         return self._assign(frame, state, op.values.items(), op.silent)
 
     def _assign(self, frame: Frame, state: State, items: Any, silent: bool) -> str:
@@ -920,13 +957,15 @@ class Interpreter:
                 self.emit(frame.focus, "set", {"name": name, "value": value})
         return "ok"
 
-    async def _op_log(self, frame: Frame, op: Op, state: State) -> str:
+    def _op_log(self, frame: Frame, op: Op, state: State) -> str:
         message = op.message if isinstance(op.message, str) else json.dumps(_plain(op.message))
         self.emit(frame.focus, "log", {"message": message})
-        log.log(logging.getLevelName(op.level.upper()), "%s %s", self.call.call_id, message)
+        level = _LOG_LEVELS[op.level]
+        if log.isEnabledFor(level):  # most runs log nothing at this level: skip the logging machinery
+            log.log(level, "%s %s", self.call.call_id, message)
         return "ok"
 
-    async def _op_branch(self, frame: Frame, op: Op, state: State) -> str:
+    def _op_branch(self, frame: Frame, op: Op, state: State) -> str:
         try:
             for case in op.cases:
                 if case.when.evaluate(self.scope):
@@ -935,7 +974,7 @@ class Interpreter:
             raise _Fault(exc.code if exc.code != "E_EXPR" else "E_EXPR_RUNTIME", exc.message, state) from None
         return "ok"
 
-    async def _op_goto(self, frame: Frame, op: Op, state: State) -> str:
+    def _op_goto(self, frame: Frame, op: Op, state: State) -> str:
         return "ok"
 
     async def _op_call(self, frame: Frame, op: Op, state: State) -> str:
@@ -944,11 +983,11 @@ class Interpreter:
         await self._run_frame(Frame(frame.flow, op.entry, focus, frame.parent, chain))
         return ABORT if self._chain_broken(frame) else "ok"
 
-    async def _op_fail(self, frame: Frame, op: Op, state: State) -> str:
+    def _op_fail(self, frame: Frame, op: Op, state: State) -> str:
         raise _Fault(op.code, str(op.message), state)
 
 
-_HANDLERS: dict[str, Callable[..., Awaitable[str]]] = {
+_HANDLER_FUNCTIONS: dict[str, Callable[..., str | Awaitable[str]]] = {
     "answer": Interpreter._op_answer,
     "ringing": Interpreter._op_ringing,
     "reject": Interpreter._op_reject,
@@ -978,6 +1017,8 @@ _HANDLERS: dict[str, Callable[..., Awaitable[str]]] = {
     "call": Interpreter._op_call,
     "fail": Interpreter._op_fail,
 }
+# kind -> (handler, whether to await it): ops without I/O are plain functions, no coroutine per step
+_HANDLERS = {kind: (handler, inspect.iscoroutinefunction(handler)) for kind, handler in _HANDLER_FUNCTIONS.items()}
 
 _QUEUE_OUTCOMES = {
     "answered": "answered",
@@ -1040,9 +1081,13 @@ def _dial_plan(op: Op, state: State) -> tuple[DialRequest, dict[str, Any]]:
     return request, fields
 
 
-def _media_plan(op: Op, state: State) -> tuple[Prompt, dict[str, Any]]:
+def _media_plan(op: Op, state: State) -> tuple[Prompt, dict[str, Any], int]:
+    """(the prompt, its event fields, how often to play it: 0 = until interrupted)."""
     prompt = _prompt(op)
-    return prompt, _prompt_fields(prompt)
+    loop = getattr(op, "loop", 1)
+    if loop == 0 and _zero_length(prompt):
+        loop = 1
+    return prompt, _prompt_fields(prompt), loop
 
 
 @functools.lru_cache(maxsize=4096)

@@ -85,13 +85,17 @@ def _is_private(host: str) -> bool:
 async def check_url(url: str, *, allow_private: bool = False) -> None:
     """The SSRF guard: AddressNotAllowed unless `url` is http(s) to a public address (or private ones
     are allowed). Also used for URLs an API caller passes in, before anything fetches them."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname  # parses a bracketed IPv6 host: ValueError when it is not one
+    except ValueError:
+        raise AddressNotAllowed(f"not a valid URL: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise AddressNotAllowed(f"only http(s) URLs are fetched, not {url!r}")
     if not allow_private:
-        private = await asyncio.get_running_loop().run_in_executor(None, _is_private, parts.hostname)
+        private = await asyncio.get_running_loop().run_in_executor(None, _is_private, host)
         if private:
-            raise AddressNotAllowed(f"{parts.hostname} is a private address (set allow_private to permit)")
+            raise AddressNotAllowed(f"{host} is a private address (set allow_private to permit)")
 
 
 class HttpxClient:
@@ -135,5 +139,5 @@ class HttpxClient:
                 return HttpResponse(response.status_code, body, dict(response.headers))
         except httpx.TimeoutException:
             return HttpResponse(0, error="timeout")
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return HttpResponse(0, error=f"error: {exc.__class__.__name__}")

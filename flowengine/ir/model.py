@@ -19,13 +19,13 @@ from __future__ import annotations
 import re
 import typing
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NoReturn
 
 from ..diagnostics import Span
 from ..errors import IRError
 from ..expr import Expr, contains_expr
 from ..expr.conditions import Cond, parse_cond
-from .values import EMPTY, FrozenDict, freeze, thaw, type_error, value_check
+from .values import EMPTY, FrozenDict, classes_that_fit, freeze, thaw, type_error, value_check
 
 __all__ = [
     "OPS",
@@ -78,20 +78,30 @@ def op_fields(cls: type["Op"]) -> list[tuple[Any, Any]]:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-_PLANS: dict[type, list[tuple[Any, Any, bool, Any]]] = {}
+_PLANS: dict[type, tuple[tuple[str, Any, bool, Any, frozenset[type]], ...]] = {}
+_REFS: dict[type, tuple[str, ...]] = {}
 
 
-def _field_plan(cls: type["Op"]) -> list[tuple[Any, Any, bool, Any]]:
-    """(field, annotation, static?, value check) per public field, worked out once per op class:
-    building an op checks its values against these (documents compile to thousands of ops)."""
+def _field_plan(cls: type["Op"]) -> tuple[tuple[str, Any, bool, Any, frozenset[type]], ...]:
+    """(name, default, static?, value check, classes that fit) per public field, worked out once per
+    op class: building an op checks its values against these (documents compile to thousands of ops)."""
     plan = _PLANS.get(cls)
     if plan is None:
-        plan = []
+        rows = []
         for f, tp in op_fields(cls):
             is_static = bool(f.metadata.get("static", False))
-            plan.append((f, tp, is_static, value_check(tp, allow_expr=not is_static)))
-        _PLANS[cls] = plan
+            rows.append((f.name, f.default, is_static, value_check(tp, allow_expr=not is_static),
+                         classes_that_fit(tp, allow_expr=not is_static)))
+        plan = _PLANS[cls] = tuple(rows)
     return plan
+
+
+def _ref_fields(cls: type["Op"]) -> tuple[str, ...]:
+    """The names of the fields that name a state (worked out once per op class)."""
+    names = _REFS.get(cls)
+    if names is None:
+        names = _REFS[cls] = tuple(f.name for f, _ in op_fields(cls) if f.metadata.get("ref"))
+    return names
 
 
 def json_name(f: Any) -> str:
@@ -126,30 +136,43 @@ class Op:
 
     def __post_init__(self) -> None:
         dynamic = []
-        for f, tp, is_static, fits in _field_plan(type(self)):
-            value = getattr(self, f.name)
-            if value is f.default:  # a declared default fits its own annotation (tests/ir check that)
+        for name, default, is_static, fits, fast in _field_plan(type(self)):
+            value = getattr(self, name)
+            if value is default:  # a declared default fits its own annotation (tests/ir check that)
                 continue
-            if value.__class__ in _SCALARS:  # the common case: no container, no expression
+            cls = value.__class__
+            if cls in fast:  # the common case: a scalar that fits by its class alone, or an expression
+                if cls is Expr:
+                    dynamic.append(name)
+                continue
+            if cls in _SCALARS:
                 if not fits(value):
-                    raise IRError(f"{json_name(f)!r}: {type_error(value, tp, allow_expr=not is_static)}",
-                                  code="E_FIELD_TYPE", field=f.name)
+                    self._refuse(name, value)
                 continue
             if isinstance(value, list):
                 value = freeze(value)
-                object.__setattr__(self, f.name, value)
+                object.__setattr__(self, name, value)
             elif isinstance(value, dict) and not isinstance(value, FrozenDict):
                 value = freeze(value)
-                object.__setattr__(self, f.name, value)
+                object.__setattr__(self, name, value)
             if contains_expr(value):
                 if is_static:
-                    raise IRError(f"{json_name(f)!r} cannot be an expression", code="E_FIELD_TYPE", field=f.name)
-                dynamic.append(f.name)
+                    self._refuse(name, value)
+                dynamic.append(name)
             if not fits(value):
-                raise IRError(f"{json_name(f)!r}: {type_error(value, tp, allow_expr=not is_static)}",
-                              code="E_FIELD_TYPE", field=f.name)
-        object.__setattr__(self, "_dynamic", tuple(dynamic))
+                self._refuse(name, value)
+        if dynamic:
+            object.__setattr__(self, "_dynamic", tuple(dynamic))
         self.check()
+
+    def _refuse(self, name: str, value: Any) -> NoReturn:
+        """The E_FIELD_TYPE error for a value that does not fit field `name`."""
+        f, tp = next((f, tp) for f, tp in op_fields(type(self)) if f.name == name)
+        is_static = bool(f.metadata.get("static", False))
+        if is_static and contains_expr(value):
+            raise IRError(f"{json_name(f)!r} cannot be an expression", code="E_FIELD_TYPE", field=name)
+        raise IRError(f"{json_name(f)!r}: {type_error(value, tp, allow_expr=not is_static)}",
+                      code="E_FIELD_TYPE", field=name)
 
     def check(self) -> None:
         """Per-op value checks beyond types (ranges, enums). Raise IRError."""
@@ -160,9 +183,10 @@ class Op:
     def refs(self) -> dict[str, str]:
         """States this op names in its fields (field name → state id), e.g. a dial's `on_answer`."""
         out = {}
-        for f, _ in op_fields(type(self)):
-            if f.metadata.get("ref") and getattr(self, f.name) is not None:
-                out[f.name] = getattr(self, f.name)
+        for name in _ref_fields(type(self)):
+            target = getattr(self, name)
+            if target is not None:
+                out[name] = target
         return out
 
     @property

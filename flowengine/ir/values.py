@@ -75,6 +75,29 @@ def value_check(tp: Any, allow_expr: bool = True) -> Callable[[Any], bool]:
     return _checker(tp, allow_expr)
 
 
+_SAMPLES = ("", 0, 0.0, False, None)  # one value of each JSON scalar class
+
+
+@functools.lru_cache(maxsize=None)
+def classes_that_fit(tp: Any, allow_expr: bool = True) -> frozenset[type]:
+    """The classes whose every value fits `tp`: the scalar classes it accepts (none when a Literal
+    makes the answer depend on the value), plus `Expr` when `allow_expr`. A check can stop at
+    `value.__class__ in classes_that_fit(tp)` before calling `value_check(tp)`."""
+    fits = _checker(tp, allow_expr)
+    found = set() if _has_literal(tp) else {type(sample) for sample in _SAMPLES if fits(sample)}
+    if allow_expr:
+        found.add(Expr)  # an Expr fits any annotation (checked when the call runs)
+    return frozenset(found)
+
+
+def _has_literal(tp: Any) -> bool:
+    """Whether a scalar fits `tp` depending on its value, not only its class (a Literal)."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return any(_has_literal(arg) for arg in typing.get_args(tp))
+    return origin is Literal
+
+
 @functools.lru_cache(maxsize=None)
 def _checker(tp: Any, allow_expr: bool) -> Callable[[Any], bool]:
     """`_fits` for one annotation, with the annotation taken apart once (ops are built by the thousand
@@ -89,24 +112,22 @@ def _checker(tp: Any, allow_expr: bool) -> Callable[[Any], bool]:
         }
         if tp is Any:
             check = lambda v: _is_json(v, allow_expr)  # noqa: E731
-        elif origin is Literal:
-            allowed = typing.get_args(tp)
-            check = lambda v: any(type(v) is type(a) and v == a for a in allowed)  # noqa: E731
+        elif origin is Literal:  # a value of the same type, equal to one listed
+            allowed = frozenset((type(a), a) for a in typing.get_args(tp))
+            kinds = frozenset(type(a) for a in typing.get_args(tp))
+            check = lambda v: type(v) in kinds and (type(v), v) in allowed  # noqa: E731
         elif tp is type(None) or tp is None:
             check = lambda v: v is None  # noqa: E731
         else:
             check = simple[tp]
     elif origin in (Union, types.UnionType):
-        parts = tuple(_checker(arg, allow_expr) for arg in typing.get_args(tp))
-        check = lambda v: any(part(v) for part in parts)  # noqa: E731
+        check = _union_checker(tuple(_checker(arg, allow_expr) for arg in typing.get_args(tp)))
     elif origin is tuple:
         args = typing.get_args(tp)
-        item = _checker(args[0] if args else Any, allow_expr)
-        check = lambda v: isinstance(v, (tuple, list)) and all(item(x) for x in v)  # noqa: E731
+        check = _list_checker(args[0] if args else Any, allow_expr)
     elif origin in (dict, FrozenDict) or tp in (dict, FrozenDict):
         args = typing.get_args(tp)
-        item = _checker(args[1] if len(args) == 2 else Any, allow_expr)
-        check = lambda v: isinstance(v, dict) and all(isinstance(k, str) and item(x) for k, x in v.items())  # noqa: E731
+        check = _object_checker(args[1] if len(args) == 2 else Any, allow_expr)
     elif isinstance(tp, type):
         check = lambda v: isinstance(v, tp)  # noqa: E731
     else:
@@ -114,6 +135,48 @@ def _checker(tp: Any, allow_expr: bool) -> Callable[[Any], bool]:
     if not allow_expr:
         return check
     return lambda v: isinstance(v, Expr) or check(v)
+
+
+def _union_checker(parts: tuple[Callable[[Any], bool], ...]) -> Callable[[Any], bool]:
+    """Any of `parts` (a plain loop: cheaper than any() over a generator)."""
+
+    def check(value: Any) -> bool:
+        for part in parts:
+            if part(value):
+                return True
+        return False
+
+    return check
+
+
+def _list_checker(item_tp: Any, allow_expr: bool) -> Callable[[Any], bool]:
+    """A list (tuple) whose items fit `item_tp`; an item of a class in `fast` needs no call."""
+    item, fast = _checker(item_tp, allow_expr), classes_that_fit(item_tp, allow_expr)
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, (tuple, list)):
+            return False
+        for x in value:
+            if x.__class__ not in fast and not item(x):
+                return False
+        return True
+
+    return check
+
+
+def _object_checker(item_tp: Any, allow_expr: bool) -> Callable[[Any], bool]:
+    """An object (dict) with string keys whose values fit `item_tp`."""
+    item, fast = _checker(item_tp, allow_expr), classes_that_fit(item_tp, allow_expr)
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return False
+        for key, x in value.items():
+            if not isinstance(key, str) or (x.__class__ not in fast and not item(x)):
+                return False
+        return True
+
+    return check
 
 
 def _fits(value: Any, tp: Any, allow_expr: bool) -> bool:

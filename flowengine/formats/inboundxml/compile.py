@@ -90,7 +90,7 @@ class Compiler:
 
     def add(self, sid: str, op: Op | None, span: Span, label: str | None = None,
             edges: dict[str, str] | None = None) -> str:
-        self.states[sid] = [op if op is not None else Goto(), dict(edges or {}), span, label]
+        self.states[sid] = [op if op is not None else Goto(), dict(edges) if edges else {}, span, label]
         return sid
 
     def op(self, cls: type[Op], node: Node, **fields: Any) -> Op | None:
@@ -228,7 +228,8 @@ class Compiler:
             variables, handlers = self.call_states(span)
         states = {}
         for sid, (op, edges, state_span, label) in self.states.items():
-            edges = {k: (first if v == ENTRY else v) for k, v in edges.items()}
+            if ENTRY in edges.values():
+                edges = {k: (first if v == ENTRY else v) for k, v in edges.items()}
             states[sid] = State(sid, op, FrozenDict(edges), state_span, label)
         warnings = [d.to_json() for d in self.bag.items if not d.is_error]
         return Flow(name=_flow_name(self.url or self.file), states=FrozenDict(states), entry=FrozenDict({"*": first}),

@@ -59,10 +59,6 @@ class Spec:
     required: tuple[str, ...] = ()
     doc: str = ""
 
-    def attr_names(self) -> dict[str, str]:
-        """Lower-case name → canonical name (attribute names are case-insensitive)."""
-        return {name.lower(): name for name in self.attrs}
-
 
 def _unsupported(why: str, *names: str) -> dict[str, AttrType]:
     return {name: Unsupported(f"is not supported: {why}") for name in names}

@@ -6,7 +6,9 @@ Rules kept here:
     diagnostic at its line and column, never a traceback.
   * Names are read as the platforms read them: element and attribute names in any case (D9), values
     through the grammar's types. The lxml tree is rewritten to canonical names and values, then checked
-    against the dialect's XSD (schemas/inboundxml.xsd, twiml.xsd) for nesting and content.
+    against the dialect's XSD (schemas/inboundxml.xsd, twiml.xsd) for nesting and content. The walk
+    checks the same things on the way; only when it met something it cannot vouch for (an error, a
+    misplaced element, stray text, a missing required attribute) does the XSD run, to report it.
   * Every node knows its line and column: lxml gives no column (and its `sourceline` is where the
     start tag ends), so positions come from the source text, scanning forward in document order.
 """
@@ -36,7 +38,7 @@ from .grammar import (
     Spec,
 )
 from .options import Options, parse_pairs
-from .types import Invalid, Unsupported
+from .types import AttrType, Invalid, Unsupported
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
@@ -122,7 +124,7 @@ def parse(text: str, filename: str, options: Options, *, forced: bool = False) -
     grammar = GRAMMARS[options.dialect]
     walker = _Walker(grammar, text, filename, bag)
     node = walker.root(root)
-    if node is not None:
+    if node is not None and (walker.doubtful or bag.has_errors):  # else the walk has checked all the XSD does
         walker.check_schema(root)
     return ParsedDocument(node, grammar, options, bag, text, filename)
 
@@ -188,27 +190,35 @@ def _pi_options(root: Any, options: Options, bag: DiagnosticBag, text: str,
     return options, chosen
 
 
-def _markers(table: frozenset[str]) -> tuple[tuple[str, re.Pattern], ...]:
-    """(substring, exact regex) per marker: `element:x` is a <x> tag, `verb:attr` an attribute name."""
+def _markers(table: frozenset[str]) -> tuple[tuple[str, int, re.Pattern], ...]:
+    """(word, lead, exact regex) per marker; the regex matches `lead` characters before the word:
+    `element:x` is a <x> tag, `verb:attr` an attribute name."""
     out = []
     for marker in sorted(table):
         kind, _, name = marker.partition(":")
         if kind == "element":
-            out.append(("<" + name, re.compile(r"<" + name + r"[\s/>]")))
+            out.append(("<" + name, 0, re.compile(r"<" + name + r"[\s/>]")))
         elif name == "type":  # Ytel's type="ssml" on Say
-            out.append(("ssml", re.compile(r"\stype\s*=\s*[\"']ssml")))
+            out.append(("type", 1, re.compile(r"\stype\s*=\s*[\"']ssml")))
         else:
-            out.append((name, re.compile(r"\s" + name + r"\s*=")))
-    return tuple(out)
+            out.append((name, 1, re.compile(r"\s" + name + r"\s*=")))
+    return tuple(dict.fromkeys(out))  # once each (dial:trim and record:trim are one search)
 
 
 _TWIML = _markers(TWIML_MARKERS)
 _YTEL = _markers(YTEL_MARKERS)
 
 
-def _uses(lower: str, markers: tuple[tuple[str, re.Pattern], ...]) -> bool:
-    # a substring test first (fast), the exact pattern only when the substring is there
-    return any(word in lower and pattern.search(lower) for word, pattern in markers)
+def _uses(lower: str, markers: tuple[tuple[str, int, re.Pattern], ...]) -> bool:
+    # the exact pattern is tried only where its word occurs (found by a fast substring search): a
+    # search for a pattern that starts with \s would try every blank of the document
+    for word, lead, pattern in markers:
+        pos = lower.find(word, lead)
+        while pos >= 0:
+            if pattern.match(lower, pos - lead):
+                return True
+            pos = lower.find(word, pos + 1)
+    return False
 
 
 def _looks_like_twiml(text: str) -> bool:
@@ -226,8 +236,10 @@ class _Walker:
         self.filename = filename
         self.bag = bag
         self.by_tag = _tags(grammar)
+        self.plans = _plans(grammar)
         self.nodes: dict[Any, Node] = {}
         self.refused: set[tuple[Any, str]] = set()  # (element, attribute) already reported and removed
+        self.doubtful = False  # the walk met something only the XSD can judge (misplaced, stray content)
         # scanning state for positions
         self.pos = 0
         self.line = 1
@@ -254,47 +266,38 @@ class _Walker:
     # -- the walk --------------------------------------------------------------------------------------
 
     def root(self, el: Any) -> Node | None:
-        tag = _local(el)
+        tag = _local(el.tag)
         if tag.lower() != self.grammar.ROOT.lower():
             _, span = self.locate(el, tag)
             self.bag.error("E_ROOT", f"the root element must be <{self.grammar.ROOT}>, not <{tag}>", span)
             return None
-        return self.element(el, self.grammar.ROOT, 1)
+        return self.element(el, el.tag, tag, self.grammar.ROOT, 1)
 
-    def resolve(self, tag: str, parent: Spec | None) -> str | None:
+    def resolve(self, tag: str, parent: _Plan) -> str | None:
         lower = tag.lower()
-        if parent is not None:
-            found = _children(self.grammar, parent).get(lower)
-            if found is not None:
-                return found
-        return self.by_tag.get(lower)
+        return parent.children.get(lower) or self.by_tag.get(lower)
 
-    def element(self, el: Any, spec_id: str, depth: int) -> Node:
-        grammar = self.grammar
-        spec = grammar.ELEMENTS[spec_id]
-        written_tag = _local(el)
-        offset, span = self.locate(el, written_tag)
-        if el.tag != spec.tag:
+    def element(self, el: Any, tag: str, written: str, spec_id: str, depth: int) -> Node:
+        """Check one element (`tag` as written, `written` without its namespace) and, in document
+        order, what it holds."""
+        plan = self.plans[spec_id]
+        spec = plan.spec
+        offset, span = self.locate(el, written)
+        if tag != spec.tag:
             el.tag = spec.tag
         node = Node(spec_id, spec.tag, {}, "", [], span, el, offset)
         self.nodes[el] = node
-        if el.attrib:
-            self.attributes(node, spec)
+        items = el.items()
+        if items:
+            self.attributes(node, plan, items)
+        if not _fits_schema(spec, node):
+            self.doubtful = True
         content = spec.content
         if content == SPEECH and len(el):
             self.ssml(node, el, depth)
             return node
         if content in (ELEMENTS, MIXED):
-            for child in el:
-                if not isinstance(child.tag, str):
-                    continue  # comments and processing instructions
-                if depth >= MAX_DEPTH:
-                    self.bag.error("E_XML_DEPTH", f"elements are nested more than {MAX_DEPTH} deep",
-                                   self.locate(child, _local(child))[1])
-                    break
-                child_node = self.child(child, spec, depth + 1)
-                if child_node is not None and child_node.spec_id in spec.children:
-                    node.children.append(child_node)  # a misplaced one stays in the tree for the XSD to report
+            self.children(node, plan, depth)
         if content in (TEXT_ONLY, SPEECH):
             node.text = _clean(el.text)
         elif content == MIXED:
@@ -302,11 +305,30 @@ class _Walker:
         elif content == EMPTY and len(el):
             for child in el:  # let the positions scan step over them, then the XSD reports them
                 if isinstance(child.tag, str):
-                    self.child(child, spec, depth + 1)
+                    self.child(child, plan, depth + 1)
         return node
 
-    def child(self, el: Any, parent: Spec, depth: int) -> Node | None:
-        written = _local(el)
+    def children(self, node: Node, plan: _Plan, depth: int) -> None:
+        """The child elements of an element that holds elements, in document order."""
+        allowed = plan.spec.children
+        for child in node.el:
+            if not isinstance(child.tag, str):
+                continue  # comments and processing instructions
+            if depth >= MAX_DEPTH:
+                self.bag.error("E_XML_DEPTH", f"elements are nested more than {MAX_DEPTH} deep",
+                               self.locate(child, _local(child.tag))[1])
+                break
+            child_node = self.child(child, plan, depth + 1)
+            if child_node is None:
+                continue
+            if child_node.spec_id in allowed:
+                node.children.append(child_node)
+            else:
+                self.doubtful = True  # a misplaced one stays in the tree for the XSD to report
+
+    def child(self, el: Any, parent: _Plan, depth: int) -> Node | None:
+        tag = el.tag
+        written = _local(tag)
         spec_id = self.resolve(written, parent)
         if spec_id is None:
             _, span = self.locate(el, written)
@@ -319,23 +341,23 @@ class _Walker:
                                f"{did_you_mean(written, known)}", span)
             el.getparent().remove(el)
             return None
-        return self.element(el, spec_id, depth)
+        return self.element(el, tag, written, spec_id, depth)
 
-    def attributes(self, node: Node, spec: Spec) -> None:
+    def attributes(self, node: Node, plan: _Plan, items: list[tuple[str, str]]) -> None:
         el = node.el
-        names = _attr_names(spec)
-        for raw_name, raw_value in list(el.attrib.items()):
-            local = raw_name.split("}")[-1]
-            canonical = names.get(local.lower())
-            if canonical is None:
+        spec = plan.spec
+        for raw_name, raw_value in items:
+            local = _local(raw_name)
+            found = plan.attrs.get(local.lower())
+            if found is None:
                 node.written[local] = raw_name
                 self.bag.warning("W_UNKNOWN_ATTR", f"<{spec.tag}> has no attribute {local!r}"
                                  f"{did_you_mean(local, list(spec.attrs))}; it is ignored",
                                  self.attr_span(node, local))
                 del el.attrib[raw_name]
                 continue
+            canonical, kind = found
             node.written[canonical] = raw_name
-            kind = spec.attrs[canonical]
             if canonical in node.attrs:
                 self.bag.error("E_DUPLICATE_ATTR", f"<{spec.tag}> gives {canonical!r} twice", self.attr_span(node, canonical))
                 del el.attrib[raw_name]
@@ -364,7 +386,7 @@ class _Walker:
         for child in el.iter():
             if child is el or not isinstance(child.tag, str):
                 continue
-            written = _local(child)
+            written = _local(child.tag)
             prefix = child.prefix + ":" if child.prefix else ""
             offset, span = self.locate(child, prefix + written)
             if (prefix + written).lower() not in SSML_TAGS:
@@ -424,20 +446,28 @@ def _clean(text: str | None) -> str:
     return " ".join(text.split()) if text else ""
 
 
-_CHILDREN: dict[int, dict[str, str]] = {}
+_XSD_SPACE = " \t\n\r"  # XML Schema's whitespace (Python's str.strip() takes more)
 
 
-def _children(grammar: type[InboundXMLGrammar], spec: Spec) -> dict[str, str]:
-    """Lower-case tag → spec id of the children a spec allows."""
-    found = _CHILDREN.get(id(spec))
-    if found is None:
-        found = _CHILDREN[id(spec)] = {grammar.ELEMENTS[c].tag.lower(): c for c in spec.children}
-    return found
+def _fits_schema(spec: Spec, node: Node) -> bool:
+    """Whether an element certainly fits its XSD type: required attributes, its own text and child
+    nodes (its child elements are checked as they are walked). False leaves the verdict to the XSD."""
+    if spec.required and not all(name in node.attrs for name in spec.required):
+        return False
+    el = node.el
+    content = spec.content
+    if content in (SPEECH, MIXED):
+        return True
+    if content == TEXT_ONLY:
+        return not len(el)
+    if content == ELEMENTS and spec.children:  # element-only content: whitespace between the elements
+        return all(not text or not text.strip(_XSD_SPACE) for text in (el.text, *(c.tail for c in el)))
+    return el.text is None and not len(el)  # empty content: not even whitespace
 
 
-def _local(el: Any) -> str:
-    tag = el.tag
-    return tag if "}" not in tag else etree.QName(el).localname
+def _local(tag: str) -> str:
+    """A tag or attribute name without its namespace."""
+    return tag if "}" not in tag else tag.rpartition("}")[2]
 
 
 @lru_cache(maxsize=None)
@@ -449,12 +479,18 @@ def _tags(grammar: type[InboundXMLGrammar]) -> dict[str, str]:
     return out
 
 
-_ATTR_NAMES: dict[int, dict[str, str]] = {}
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One element spec as the walk reads it, worked out once per grammar."""
+
+    spec: Spec
+    children: dict[str, str]  # lower-case tag → spec id, for the children the spec allows
+    attrs: dict[str, tuple[str, AttrType]]  # lower-case name → (canonical name, type)
 
 
-def _attr_names(spec: Spec) -> dict[str, str]:
-    names = _ATTR_NAMES.get(id(spec))
-    if names is None:
-        names = _ATTR_NAMES[id(spec)] = spec.attr_names()
-    return names
-
+@lru_cache(maxsize=None)
+def _plans(grammar: type[InboundXMLGrammar]) -> dict[str, _Plan]:
+    """Spec id → its plan (names are looked up in any case, D9)."""
+    return {spec_id: _Plan(spec, {grammar.ELEMENTS[c].tag.lower(): c for c in spec.children},
+                           {name.lower(): (name, kind) for name, kind in spec.attrs.items()})
+            for spec_id, spec in grammar.ELEMENTS.items()}

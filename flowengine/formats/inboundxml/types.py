@@ -5,19 +5,22 @@ Rules kept here:
     that says what was expected. Booleans, methods and enumerations are read in any case (D9, D12).
   * `canonical(value)` is the one spelling written back into the tree before XSD validation, and
     `xsd()` is the XSD simple type for it, so the generated schema (xsd.py) cannot drift from the
-    converters the compiler uses.
+    converters the compiler uses. A value `convert` accepts, written with `canonical`, always satisfies
+    `xsd()`: the parser relies on that when it skips the XSD for a document it has checked itself.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ...diagnostics import did_you_mean
 
 
 _SPACE = re.compile(r"\s")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 class Invalid(ValueError):
@@ -77,7 +80,7 @@ class Int(AttrType):
 
     def convert(self, raw: str) -> int:
         text = raw.strip()
-        if not re.fullmatch(r"[+-]?[0-9]+", text):
+        if not _INTEGER.fullmatch(text):
             raise Invalid(f"expected a whole number{self._range()}, got {raw!r}")
         value = int(text)
         if not self.lo <= value <= self.hi:
@@ -99,11 +102,19 @@ class Enum(AttrType):
 
     values: tuple[str, ...]
 
+    @cached_property
+    def _by_lower(self) -> dict[str, str]:
+        """Lower-case spelling → the listed one (the first listed, when two differ only in case)."""
+        out: dict[str, str] = {}
+        for value in self.values:
+            out.setdefault(value.lower(), value)
+        return out
+
     def convert(self, raw: str) -> str:
         text = raw.strip().lower()
-        for value in self.values:
-            if value.lower() == text:
-                return value
+        value = self._by_lower.get(text)
+        if value is not None:
+            return value
         if len(self.values) > 8:
             raise Invalid(f"{raw!r} is not one of the {len(self.values)} known values"
                           f"{did_you_mean(text, self.values)}")
@@ -124,9 +135,13 @@ class Pattern(AttrType):
     expected: str
     strip: bool = True
 
+    @cached_property
+    def _compiled(self) -> re.Pattern:
+        return re.compile(self.regex)
+
     def convert(self, raw: str) -> str:
         text = raw.strip() if self.strip else raw
-        if not re.fullmatch(self.regex, text):
+        if not self._compiled.fullmatch(text):
             raise Invalid(f"expected {self.expected}, got {raw!r}")
         return text
 
@@ -166,11 +181,15 @@ class Keys(AttrType):
     empty: bool = True
     disable: bool = False
 
+    @cached_property
+    def _compiled(self) -> re.Pattern:
+        return re.compile(r"[0-9*#]{1,%d}" % self.max_len)
+
     def convert(self, raw: str) -> str:
         text = raw.strip()
         if self.disable and text == "-1":
             return ""
-        if (text or not self.empty) and not re.fullmatch(r"[0-9*#]{1,%d}" % self.max_len, text):
+        if (text or not self.empty) and not self._compiled.fullmatch(text):
             keys = "a key" if self.max_len == 1 else "keys"
             raise Invalid(f"expected {keys} from 0-9, * and #{' (or empty)' if self.empty else ''}, got {raw!r}")
         return text

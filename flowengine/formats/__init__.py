@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import ClassVar
 
 from ..diagnostics import Diagnostic, Span, did_you_mean
@@ -172,6 +173,10 @@ def is_url(source: str) -> bool:
 def load(source: str | Path, format: str | None = None) -> Flow:
     """A flow from a file path, or from a URL (fetched when the call starts)."""
     if isinstance(source, str) and is_url(source):
+        try:
+            urlsplit(source).hostname  # noqa: B018 - parses a bracketed host, raising ValueError when it is not one
+        except ValueError as exc:
+            raise FlowError([Diagnostic("E_URL", f"{source!r} is not a valid URL ({exc})", file=source)]) from None
         return _checked(get(format or "inboundxml").bootstrap(source))
     return compile_file(source, format)
 

@@ -630,7 +630,10 @@ def media_name(url: str) -> str:
     if url.startswith(("http://", "https://")):
         return url
     if url.startswith("file://"):
-        path = unquote(urlsplit(url).path)
+        try:
+            path = unquote(urlsplit(url).path)
+        except ValueError:
+            raise ChannelError(f"cannot play {url!r} on Asterisk: not a valid URL") from None
     elif "://" in url:
         raise ChannelError(f"cannot play {url!r} on Asterisk: use http(s)://, file:// or a sound name")
     else:

@@ -20,6 +20,7 @@ State ids are `<verb number>-<verb>` (then `.part` for a verb's extra states), l
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
@@ -119,7 +120,11 @@ class Compiler:
         if not value:
             return None
         # urlsplit does not take tone_stream as a scheme (an underscore is not allowed in one)
-        scheme = "tone_stream" if value.lower().startswith("tone_stream://") else urlsplit(value).scheme.lower()
+        try:
+            scheme = "tone_stream" if value.lower().startswith("tone_stream://") else _scheme(value)
+        except ValueError as exc:  # e.g. a bracketed host that is not an IPv6 address
+            self.error("E_URL", f"<{node.tag}>: {value!r} is not a valid URL ({exc})", node, attr)
+            return None
         if scheme in ("http", "https") or (media and scheme == "tone_stream"):
             absolute = value
         elif scheme:
@@ -560,6 +565,10 @@ class Compiler:
     # -- dialling ---------------------------------------------------------------------------------------------
 
     def verb_Dial(self, node: Node, sid: str) -> tuple[str | None, Exits]:
+        if self.opt.whisper:
+            self.error("E_WHISPER_DIAL", "<Dial> is not allowed in a whisper document (a <Number url>): it runs "
+                       "on the called party before the parties are connected", node)
+            return None, []
         a = self.attrs(node)
         conferences = [c for c in node.children if c.spec_id == "DialConference"]
         if conferences:
@@ -764,7 +773,7 @@ class Compiler:
                     return False
                 steps.append(self.add(f"{prefix}.{index}.whisper", Document(
                     url=url, method=attrs.get("method", "POST"), mode="call", params=P.defaults(self.dialect),
-                    format=self.format), child.span, f"<{child.tag} url>"))
+                    format=replace(self.opt, whisper=True).format_name()), child.span, f"<{child.tag} url>"))
             first, _ = self.chain(steps, child)
             if first is not None:
                 branches.append((target, first))
@@ -889,3 +898,11 @@ def bootstrap_flow(url: str, options: Options) -> Flow:
                                    fallback=FALLBACK_URL), span, f"fetch {url}")
     compiler.url = url
     return compiler.finish("fetch", span)
+
+
+def _scheme(url: str) -> str:
+    """The URL's scheme, lower case; ValueError when the URL cannot be split (its host included)."""
+    parts = urlsplit(url)
+    parts.hostname  # noqa: B018 - parses a bracketed host, raising ValueError when it is not one
+    return parts.scheme.lower()
+

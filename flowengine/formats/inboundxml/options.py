@@ -35,6 +35,9 @@ class Options:
     """AccountSid sent with every request (a call variable AccountSid overrides it)."""
     base_url: str = ""
     """Base for relative URLs in a document that has no URL of its own (a local file)."""
+    whisper: bool = False
+    """Set on the documents a <Number url> runs on the called party before the bridge (and those they
+    lead to): RCML does not allow <Dial> there."""
 
     def format_name(self) -> str:
         """The format name that reproduces these options (carried by `document` ops)."""
@@ -65,6 +68,7 @@ _CONVERTERS = {
     "pause_unit": Enum(("s", "ms")),
     "account_sid": Text(),
     "base_url": Url(),
+    "whisper": BOOL,
 }
 
 

@@ -112,6 +112,10 @@ def parse(text: str, filename: str, options: Options, *, forced: bool = False) -
         line, col = exc.position if exc.position else (1, 1)
         bag.error("E_XML_SYNTAX", _syntax_message(exc), Span(filename, max(line, 1), max(col, 1)))
         return ParsedDocument(None, InboundXMLGrammar, options, bag, text, filename)
+    except ValueError:  # lxml's refusal of an encoding declaration _XML_DECL did not match: an unclosed one
+        bag.error("E_XML_SYNTAX", "the XML declaration is not closed: write <?xml version=\"1.0\" … ?>",
+                  _position(text, filename, max(text.find("<?xml"), 0)))
+        return ParsedDocument(None, InboundXMLGrammar, options, bag, text, filename)
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:  # a backstop: the prolog check decides
         match = _DOCTYPE.search(text)
@@ -383,12 +387,18 @@ class _Walker:
 
     def ssml(self, node: Node, el: Any, depth: int) -> None:
         """A Say with child elements: SSML, kept as written (checked against the known SSML tags)."""
+        levels = {el: depth}  # SSML counts toward the document's depth limit like any element
         for child in el.iter():
             if child is el or not isinstance(child.tag, str):
                 continue
             written = _local(child.tag)
             prefix = child.prefix + ":" if child.prefix else ""
             offset, span = self.locate(child, prefix + written)
+            level = levels[child.getparent()] + 1
+            if level > MAX_DEPTH:
+                self.bag.error("E_XML_DEPTH", f"elements are nested more than {MAX_DEPTH} deep", span)
+                break
+            levels[child] = level
             if (prefix + written).lower() not in SSML_TAGS:
                 self.bag.error("E_SSML", f"<{prefix}{written}> is not an SSML element this engine speaks"
                                f"{did_you_mean(written.lower(), sorted(SSML_TAGS))}", span)

@@ -251,3 +251,12 @@ def test_response_level_conference_participant_not_answering_is_skipped():
     t = run_xml('<Response><Conference conferenceId="c1"><Participant>+15551110001</Participant></Conference>'
                 "</Response>", {"dial": {"*": "busy"}, "conference": {"c1": {"talk": 5}}})
     assert [e["op"] for e in t.events] == ["answer", "dial", "conference", "hangup", "end"]
+
+
+def test_a_whisper_document_may_not_dial():
+    t = run_xml(dial_xml(body=f'<Number url="{A}/whisper">+15551110001</Number>'),
+                {"dial": {"*": {"status": "answer", "talk": 5}},
+                 "http": {f"{A}/whisper": doc("<Response><Dial>+15553334444</Dial></Response>")}})
+    (error,) = events(t, "error")
+    assert "E_WHISPER_DIAL" in error["message"] and "<Dial> is not allowed in a whisper document" in error["message"]
+    assert [e["leg"] for e in events(t, "dial")] == ["A"]  # the called party dials no one

@@ -123,6 +123,35 @@ def test_depth_limit_of_our_own():
     assert "E_XML_DEPTH" in codes
 
 
+def test_ssml_counts_toward_our_depth_limit():
+    def say(levels: int) -> str:  # Response and Say are levels 1 and 2
+        return "<Response><Say type='ssml'>" + "<p>" * levels + "x" + "</p>" * levels + "</Say></Response>"
+
+    compile_xml(say(MAX_DEPTH - 2))  # compiles
+    d = one_error(say(MAX_DEPTH - 1))
+    assert d.code == "E_XML_DEPTH" and d.span.col == len("<Response><Say type='ssml'>") + 3 * (MAX_DEPTH - 2) + 1
+
+
+def test_an_unclosed_xml_declaration_is_a_syntax_error():
+    d = one_error('<?xml version="1.0" encoding="UTF-8" <Response/>')
+    assert d.code == "E_XML_SYNTAX" and d.message.startswith("the XML declaration is not closed")
+
+
+@pytest.mark.parametrize("verb, url, detail", [
+    ("Redirect", "http://[x]/next", "'x' does not appear to be an IPv4 or IPv6 address"),
+    ("Play", "https://[::1/r.wav", "Invalid IPv6 URL"),
+])
+def test_a_url_that_cannot_be_parsed_is_E_URL(verb, url, detail):
+    d = one_error(f"<Response><{verb}>{url}</{verb}></Response>")
+    assert d.code == "E_URL" and d.message == f"<{verb}>: {url!r} is not a valid URL ({detail})"
+
+
+def test_a_flow_url_that_cannot_be_parsed_is_E_URL():
+    with pytest.raises(FlowError) as info:
+        formats.load("https://[x/voice.xml")
+    assert info.value.diagnostics[0].code == "E_URL"
+
+
 def test_content_type_is_not_trusted():
     flow = InboundXML().compile_document("<Response><Say>Hi</Say></Response>", "https://x.example/a",
                                          "text/html; charset=UTF-8")

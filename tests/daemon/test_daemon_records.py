@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -23,10 +24,11 @@ async def test_RecordStore_writes_and_reads_back(tmp_path):
     for index in range(3):
         store.add(record(f"c{index}", f"2026-11-29T10:00:0{index}.000Z"))
     recent = None
-    for _ in range(100):
+    for _ in range(200):  # records are committed in batches, within a quarter of a second
         recent = await store.recent(2)
         if len(recent) == 2:
             break
+        await asyncio.sleep(0.01)
     assert [r["call_id"] for r in recent] == ["c2", "c1"]
     assert recent[0]["path"] == ["welcome", "menu", "bye"] and recent[0]["errors"] == ["E_FETCH"]
     assert recent[0]["report"] is None

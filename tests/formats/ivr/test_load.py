@@ -89,6 +89,9 @@ def test_a_step_has_exactly_one_action():
     ("{when: {caller_id: {match: '+1(555'}}, hangup: {}}", "E_IVR_REGEX", 10),
     ("{play: {tts: hi, file: x.wav}}", "E_IVR_PLAY", 10),
     ("{goto: {back: true, context: main}}", "E_IVR_GOTO", 10),
+    ("{say_digits: {digits: '12', var: x}}", "E_IVR_PARAM", 10),
+    ("{collect: {var: x, min_digits: 4, max_digits: 2}}", "E_IVR_PARAM", 10),
+    ("{webhook: {url: 'https://x.example/', params: {call_id: x}}}", "E_IVR_PARAM", 10),
 ])
 def test_each_reference_and_value_is_checked_at_its_line(step, code, line):
     found = problems("""

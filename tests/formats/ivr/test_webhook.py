@@ -64,6 +64,10 @@ def test_an_invalid_answer_is_an_error_at_its_position():
     assert ev(not_json, "error")[0]["code"] == "E_DOCUMENT" and "sorry" in brief(not_json)[-4]
     assert "E_IVR_DEST" in ev(bad_action, "error")[0]["message"]
     assert "unknown field 'action'" in ev(unknown_key, "error")[0]["message"]
+    for answer, message in (([1, 2], "a webhook answer is a JSON object"), ({"vars": [1]}, "'vars' must be an object"),
+                            ({"actions": {"play": {}}}, "'actions' must be a list of steps")):
+        (error,) = ev(call({"json": answer}), "error")
+        assert "E_IVR_WEBHOOK" in error["message"] and message in error["message"]
 
 
 def test_webhook_answers_cannot_assign_builtins():

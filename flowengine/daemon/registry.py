@@ -7,16 +7,20 @@ Rules kept here:
     flow (version + 1) for *new* calls, while live calls keep the flow they started with; a file that no
     longer compiles keeps the old version and logs its diagnostics, one line each.
   * Change detection polls (mtime, size) every `reload_interval` seconds: no extra dependency, works on
-    every filesystem and in containers where inotify is unreliable. Compiling runs on the event loop
-    (flows compile in milliseconds, and front ends may hold per-thread state).
+    every filesystem and in containers where inotify is unreliable. Polling and recompiling run in one
+    worker thread of their own (a big menu compiles for a good part of a second, and live calls must not
+    wait on it); front ends keep per-thread state where they need it (QuickJS's syntax checker), and a
+    new version is published by one dict assignment.
   * `checks` are extra lints (e.g. what the Asterisk channel cannot do); their findings are logged as
     warnings at load, never block a flow.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable
 
@@ -114,11 +118,13 @@ class FlowRegistry:
         return outcomes
 
     async def watch(self, interval: float, sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
-        """Poll for changed files until cancelled."""
+        """Poll for changed files until cancelled, off the event loop."""
         sleep = sleep or RealClock().sleep
-        while True:
-            await sleep(interval)
-            self.check_for_changes()
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowengine-reload") as worker:
+            while True:
+                await sleep(interval)
+                await loop.run_in_executor(worker, self.check_for_changes)
 
 
 def _stamp(path: str) -> tuple[int, int] | None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from flowengine import formats
 from flowengine.daemon.registry import FlowRegistry
 from flowengine.errors import FlowError
 
@@ -70,3 +74,34 @@ def test_registry_checks_are_warnings(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, "flowengine.registry"):
         warnings = registry.load_all()
     assert [w.code for w in warnings] == ["W_ASTERISK"] and "speech input is not supported" in caplog.text
+
+
+def test_a_slow_recompile_does_not_block_the_event_loop(tmp_path):
+    path = tmp_path / "menu.flow.json"
+    path.write_text(flow_text("version one"))
+    compiled = []
+
+    def slow_compile(source: str, fmt: str | None):
+        time.sleep(0.3)  # a big menu: compiling holds its thread for a while
+        compiled.append(source)
+        return formats.load(source, fmt)
+
+    registry = FlowRegistry([("menu", str(path), None)], compile=slow_compile)
+    registry.load_all()
+
+    async def scenario() -> float:
+        write(path, flow_text("version two"), 1)
+        watcher = asyncio.create_task(registry.watch(0.01))
+        worst, last = 0.0, time.monotonic()
+        while registry.get("menu").version < 2:
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            worst, last = max(worst, now - last), now
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        return worst
+
+    worst = asyncio.run(scenario())
+    assert len(compiled) == 2 and registry.get("menu").flow.states["s"].op.text == "version two"
+    assert worst < 0.2  # the loop kept turning while the 0.3 s compile ran

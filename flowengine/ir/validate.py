@@ -16,7 +16,8 @@ def validate_flow(flow: Flow) -> list[Diagnostic]:
     default_span = next((s.span for s in states.values() if s.span), None)
 
     def missing(target: str, what: str, span) -> None:
-        out.append(Diagnostic("E_UNKNOWN_STATE", f"{what} names unknown state {target!r}{did_you_mean(target, states)}", span))
+        out.append(Diagnostic("E_UNKNOWN_STATE", f"{what} names unknown state {target!r}{did_you_mean(target, states)}",
+                              span, hint="point it at a state of this flow, or add a state with that id"))
 
     for trigger, target in flow.entry.items():
         if trigger != "*" and trigger not in TRIGGERS:

@@ -77,6 +77,8 @@ def test_unknown_entry_and_handler_targets():
     assert "entry names unknown state 'nope'" in messages
     assert "handler 'hangup' names unknown state 'gone'" in messages
     assert "unknown handler 'oops'" in messages
+    assert all(d.hint == "point it at a state of this flow, or add a state with that id"
+               for d in found if d.code == "E_UNKNOWN_STATE")
 
 
 def test_expression_syntax_error_has_the_line_of_the_field():
